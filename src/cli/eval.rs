@@ -1,0 +1,157 @@
+//! `inflight eval`: decide one message and explain it the way a moderator needs it: the
+//! normalized text per level, each hit with its rule, pattern, span, original words, score, tags
+//! and mode, the total against `drop_score`, and the answer. `--json` prints only the answer.
+
+use std::borrow::Cow;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::load_rules;
+use crate::protocol::{MessageView, Request, parse_message, parse_request};
+use crate::rules::normalize::normalize;
+use crate::rules::{Decision, Ruleset};
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// The rules folder.
+    #[arg(long, env = "INFLIGHT_RULES", default_value = "rules")]
+    pub rules: PathBuf,
+    /// A webhook body or message object to decide (`-` reads stdin).
+    #[arg(long, conflicts_with = "text")]
+    pub payload: Option<PathBuf>,
+    /// Print only the response body CometChat would get.
+    #[arg(long)]
+    pub json: bool,
+    /// The message text to decide.
+    #[arg(required_unless_present = "payload")]
+    pub text: Option<String>,
+}
+
+pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_rules(&args.rules)?;
+    let ruleset = &loaded.ruleset;
+    let body = match &args.payload {
+        Some(path) => Some(read_payload(path)?),
+        None => None,
+    };
+    let request = match (&body, &args.text) {
+        (Some(body), _) => payload_request(body).with_context(|| format!("cannot read payload {}", display(args)))?,
+        (None, Some(text)) => Request {
+            trigger: Some(Cow::Borrowed("before_message")),
+            message: MessageView { text: Some(Cow::Borrowed(text)), ..MessageView::default() },
+        },
+        (None, None) => anyhow::bail!("give a TEXT or --payload FILE"),
+    };
+    if !request.is_before_message() {
+        let trigger = request.trigger.as_deref().unwrap_or("(none)");
+        if args.json {
+            println!("{{}}");
+        } else {
+            println!("trigger {trigger:?} is not before_message: acknowledged with {{}}, never matched");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let decision = ruleset.evaluate(&request.message);
+    if args.json {
+        println!("{}", String::from_utf8_lossy(&decision.answer_json()));
+    } else {
+        print!("{}", explain(ruleset, &request.message, &decision));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn display(args: &EvalArgs) -> String {
+    args.payload.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+fn read_payload(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).context("cannot read stdin")?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
+/// A webhook body, or a bare message object (one without `trigger` and `data`).
+fn payload_request(body: &[u8]) -> anyhow::Result<Request<'_>> {
+    let request = parse_request(body)?;
+    if request.trigger.is_some() {
+        return Ok(request);
+    }
+    let text = std::str::from_utf8(body)?;
+    let message = parse_message(text)?;
+    Ok(Request { trigger: Some(Cow::Borrowed("before_message")), message })
+}
+
+/// The human explanation of a decision.
+pub fn explain(ruleset: &Ruleset, msg: &MessageView<'_>, decision: &Decision<'_>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "ruleset {} ({} rules)", ruleset.hash(), ruleset.rules().len());
+    let context: Vec<String> = [
+        ("sender", &msg.sender),
+        ("sender_role", &msg.sender_role),
+        ("receiver", &msg.receiver),
+        ("receiver_type", &msg.receiver_type),
+        ("category", &msg.category),
+        ("type", &msg.kind),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| format!("{k}={v}")))
+    .collect();
+    if !context.is_empty() {
+        let _ = writeln!(out, "message: {}", context.join(" "));
+    }
+    match msg.text.as_deref() {
+        Some(text) => {
+            let _ = writeln!(out, "text: {text:?}");
+            for level in ruleset.levels() {
+                let _ = writeln!(out, "  {:<9} {:?}", level.name(), normalize(level, text).text());
+            }
+        }
+        None => {
+            let _ = writeln!(out, "text: (none)");
+        }
+    }
+    if decision.hits.is_empty() {
+        let _ = writeln!(out, "hits: none");
+    } else {
+        let _ = writeln!(out, "hits:");
+    }
+    for hit in &decision.hits {
+        let r = hit.rule;
+        let _ = writeln!(
+            out,
+            "  {} [{}] score {} tags [{}] action {:?} ({}:{})",
+            r.id,
+            r.mode.name(),
+            r.score,
+            r.tags.join(", "),
+            r.action,
+            r.file.display(),
+            r.position.line
+        );
+        for s in &hit.spans {
+            let kind = if s.is_regex { "regex" } else { "keyword" };
+            let field = match s.index {
+                Some(i) => format!("{}[{i}]", s.field.name()),
+                None => s.field.name().to_owned(),
+            };
+            let _ = writeln!(out, "    {field} {}..{} {:?} by {kind} {:?}", s.start, s.end, s.text, s.pattern);
+        }
+    }
+    let shadow = decision.shadow().count();
+    let limit = ruleset.drop_score().map_or("no drop_score".to_owned(), |l| format!("drop_score {l}"));
+    let _ = writeln!(out, "score: {} enforced, against {limit}", decision.score);
+    if shadow > 0 {
+        let _ = writeln!(out, "shadow: {shadow} rule(s) hit in shadow mode; they do not change the answer");
+    }
+    let _ = writeln!(out, "decision: {}", decision.verdict.name());
+    let _ = writeln!(out, "answer: {}", String::from_utf8_lossy(&decision.answer_json()));
+    out
+}

@@ -1,0 +1,134 @@
+//! Diagnostics for rule files: one `Diagnostic` per problem, naming file, line, column and rule.
+//!
+//! Loading collects every diagnostic of a run before refusing (STYLE.md: "collect all of them,
+//! then report"), so an operator fixes a whole edit at once instead of one error per try.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Whether a diagnostic refuses the rule set or only warns about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem found while loading rules: `FILE:LINE:COL: error: rule "id": what is wrong`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem is about the file as a whole (e.g. it cannot be read).
+    pub line: usize,
+    /// 1-based; 0 when unknown.
+    pub col: usize,
+    pub rule: Option<String>,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn error(file: &Path, pos: Position, rule: Option<&str>, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, file, pos, rule, message)
+    }
+
+    pub fn warning(file: &Path, pos: Position, rule: Option<&str>, message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, file, pos, rule, message)
+    }
+
+    fn new(severity: Severity, file: &Path, pos: Position, rule: Option<&str>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity,
+            file: file.to_path_buf(),
+            line: pos.line,
+            col: pos.col,
+            rule: rule.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.col.max(1))?;
+        }
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, ": {kind}: ")?;
+        if let Some(rule) = &self.rule {
+            write!(f, "rule \"{rule}\": ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// A 1-based line and column in a file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Position {
+    /// The line and column of byte `offset` in `source` (columns count characters).
+    pub fn of_offset(source: &str, offset: usize) -> Self {
+        let offset = offset.min(source.len());
+        let before = source.get(..offset).unwrap_or(source);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        Position { line, col }
+    }
+}
+
+/// Every diagnostic of a failed load (errors first), as one error value.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{}", render(.0))]
+pub struct LoadError(pub Vec<Diagnostic>);
+
+impl LoadError {
+    /// The first error, for one-line summaries (`/readyz`, logs).
+    pub fn first(&self) -> Option<&Diagnostic> {
+        self.0.iter().find(|d| d.is_error())
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.0.iter().filter(|d| d.is_error()).count()
+    }
+}
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based_lines_and_char_columns() {
+        let src = "a = 1\nbé = 2\n";
+        let cases = [(0, 1, 1), (4, 1, 5), (6, 2, 1), (9, 2, 3), (100, 3, 1)];
+        for (offset, line, col) in cases {
+            assert_eq!(Position::of_offset(src, offset), Position { line, col }, "offset {offset}");
+        }
+    }
+
+    #[test]
+    fn display_names_file_line_column_and_rule() {
+        let d = Diagnostic::error(
+            Path::new("rules/spam.toml"),
+            Position { line: 14, col: 9 },
+            Some("spam.links"),
+            "invalid regex: unclosed group",
+        );
+        assert_eq!(d.to_string(), "rules/spam.toml:14:9: error: rule \"spam.links\": invalid regex: unclosed group");
+    }
+}

@@ -1,0 +1,16 @@
+//! inflight: a CometChat `before_message` webhook that moderates and enriches chat messages in
+//! flight, by rules kept as TOML files.
+//!
+//! Two flows, each one-directional:
+//! - **A request:** HTTP body → [`protocol`] (CometChat payload → `MessageView`) →
+//!   [`rules::normalize`] (text per level, with offsets back to the original) →
+//!   `rules::matcher` (keyword automata and regex sets) → [`rules::eval`] (`Decision`) → the
+//!   answer body → HTTP.
+//! - **A rule change:** files → [`rules::model`] (parse) → [`rules::compile`] (validate, build
+//!   automata) → an immutable [`rules::Ruleset`] in an `Arc` → one `ArcSwap` store. That swap is
+//!   the only shared mutable state in the program.
+
+pub mod cli;
+pub mod error;
+pub mod protocol;
+pub mod rules;

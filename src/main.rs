@@ -1,0 +1,16 @@
+//! The `inflight` binary: parse the command line, run, map the result to an exit code.
+//!
+//! Exit codes: 0 success; 1 the command's check failed (`check` found errors, `test` a failure);
+//! 2 the command could not run (bad arguments, unreadable input, rules that do not load).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match inflight::cli::run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

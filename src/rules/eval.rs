@@ -1,0 +1,456 @@
+//! `Ruleset` + `MessageView` → `Decision` (INTERFACE.md §4), and the answer body it implies.
+//!
+//! Pure: no I/O, no clock, no shared mutable state. Each string a rule reads is normalized once
+//! per level in use, searched by that level's matcher, and every hit is mapped back to the
+//! original text. Shadow hits are kept in the decision (for logs and metrics) but never shape
+//! the answer.
+
+use std::cell::RefCell;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::matcher::{LevelMatcher, PatternRef, RawHit};
+use super::model::{Field, Mode, RuleAction};
+use super::normalize::Normalized;
+use super::{Attribute, Clause, Condition, Rule, Ruleset};
+use crate::protocol::MessageView;
+
+/// What the answer does to the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No enforced hit: answer `{}`.
+    Allow,
+    /// Enforced hits, no drop: answer with tags, score, matches.
+    Tag,
+    /// `{"action":"do_not_propagate"}`.
+    Drop,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Tag => "tag",
+            Verdict::Drop => "drop",
+        }
+    }
+}
+
+/// The decision for one message: every hit (enforced and shadow) and the verdict.
+#[derive(Debug)]
+pub struct Decision<'r> {
+    pub ruleset: &'r Ruleset,
+    /// Rules that hit, enforced and shadow, in rule-file order.
+    pub hits: Vec<RuleHit<'r>>,
+    /// Sum of the enforced hits' scores.
+    pub score: i64,
+    pub verdict: Verdict,
+    /// `data.text` with every enforced `mask` span starred, when such a span exists.
+    pub masked_text: Option<String>,
+}
+
+/// One rule that hit, and every place it hit.
+#[derive(Debug)]
+pub struct RuleHit<'r> {
+    pub rule: &'r Rule,
+    pub spans: Vec<MatchSpan<'r>>,
+}
+
+/// One hit, with offsets into the original string of its field.
+#[derive(Debug, Clone)]
+pub struct MatchSpan<'r> {
+    pub field: Field,
+    /// Position in the field's list (attachments, URLs, metadata strings); `None` for `text`.
+    pub index: Option<usize>,
+    pub start: usize,
+    pub end: usize,
+    /// The original words: `original[start..end]`.
+    pub text: String,
+    /// The keyword or regex that matched, as written in the rule file.
+    pub pattern: &'r str,
+    pub is_regex: bool,
+}
+
+impl<'r> Decision<'r> {
+    /// Enforced hits only: the ones that shape the answer.
+    pub fn enforced(&self) -> impl Iterator<Item = &RuleHit<'r>> {
+        self.hits.iter().filter(|h| h.rule.mode == Mode::Enforce)
+    }
+
+    pub fn shadow(&self) -> impl Iterator<Item = &RuleHit<'r>> {
+        self.hits.iter().filter(|h| h.rule.mode == Mode::Shadow)
+    }
+
+    /// The body CometChat gets (INTERFACE.md §4).
+    pub fn answer(&self) -> Answer<'_> {
+        match self.verdict {
+            Verdict::Allow => Answer::Allow {},
+            Verdict::Drop => Answer::Drop { action: "do_not_propagate" },
+            Verdict::Tag => {
+                let mut tags: Vec<&str> =
+                    self.enforced().flat_map(|h| h.rule.tags.iter().map(String::as_str)).collect();
+                tags.sort_unstable();
+                tags.dedup();
+                let mut hits: Vec<&RuleHit<'_>> = self.enforced().collect();
+                hits.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
+                let rules = hits.iter().map(|h| h.rule.id.as_str()).collect();
+                let matches = hits
+                    .iter()
+                    .flat_map(|h| {
+                        h.spans.iter().map(|s| AnswerMatch {
+                            rule: &h.rule.id,
+                            field: s.field.name(),
+                            index: s.index,
+                            start: s.start,
+                            end: s.end,
+                            text: &s.text,
+                        })
+                    })
+                    .collect();
+                Answer::Tag(TagAnswer {
+                    score: self.score,
+                    tags,
+                    rules,
+                    matches,
+                    masked_text: self.masked_text.as_deref(),
+                    ruleset: self.ruleset.hash(),
+                })
+            }
+        }
+    }
+
+    /// The answer body as JSON bytes.
+    pub fn answer_json(&self) -> Vec<u8> {
+        // Serializing plain structs of strings and integers into memory cannot fail.
+        serde_json::to_vec(&self.answer()).unwrap_or_else(|_| b"{}".to_vec())
+    }
+}
+
+/// The JSON body of an answer.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer<'a> {
+    Drop { action: &'static str },
+    Tag(TagAnswer<'a>),
+    Allow {},
+}
+
+#[derive(Debug, Serialize)]
+pub struct TagAnswer<'a> {
+    pub score: i64,
+    pub tags: Vec<&'a str>,
+    pub rules: Vec<&'a str>,
+    pub matches: Vec<AnswerMatch<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_text: Option<&'a str>,
+    pub ruleset: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnswerMatch<'a> {
+    pub rule: &'a str,
+    pub field: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub start: usize,
+    pub end: usize,
+    pub text: &'a str,
+}
+
+/// Per-thread buffers reused across evaluations, so the hot path does not allocate them anew.
+#[derive(Default)]
+struct Scratch {
+    normalized: Normalized,
+    raw: Vec<RawHit>,
+    active: Vec<bool>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// URLs in text: `http://`, `https://` or `www.` up to whitespace or a quote/bracket.
+static URL: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r#"(?i)(?:https?://|www\.)[^\s<>"'`]+"#).ok());
+
+impl Ruleset {
+    /// Decides a message: every rule whose conditions hold, on the fields it reads.
+    pub fn evaluate<'r>(&'r self, msg: &MessageView<'_>) -> Decision<'r> {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.evaluate_with(msg, &mut scratch),
+            Err(_) => self.evaluate_with(msg, &mut Scratch::default()),
+        })
+    }
+
+    fn evaluate_with<'r>(&'r self, msg: &MessageView<'_>, scratch: &mut Scratch) -> Decision<'r> {
+        let Scratch { normalized, raw, active } = scratch;
+        active.clear();
+        active.extend(self.rules.iter().map(|r| conditions_hold(r, msg)));
+        let mut spans: Vec<(u32, MatchSpan<'r>)> = Vec::new();
+        let fields = FieldStrings::new(msg);
+        for matcher in &self.levels {
+            for field in Field::ALL {
+                let reads = |rule: u32| {
+                    let i = rule as usize;
+                    active.get(i).copied().unwrap_or(false)
+                        && self.rules.get(i).is_some_and(|r| r.reads(field) && r.level == matcher.level)
+                };
+                if !self.rules.iter().enumerate().any(|(i, _)| reads(i as u32)) {
+                    continue;
+                }
+                for (index, original) in fields.get(field).iter().enumerate() {
+                    let index = (field != Field::Text).then_some(index);
+                    self.search_string(matcher, original, field, index, &reads, normalized, raw, &mut spans);
+                }
+            }
+        }
+        self.decide(spans, msg)
+    }
+
+    /// Searches one original string at one level, resolving `except` and overlaps per rule, and
+    /// appends the surviving spans (in original offsets) to `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn search_string<'r>(
+        &'r self,
+        matcher: &'r LevelMatcher,
+        original: &str,
+        field: Field,
+        index: Option<usize>,
+        wants: &dyn Fn(u32) -> bool,
+        normalized: &mut Normalized,
+        raw: &mut Vec<RawHit>,
+        out: &mut Vec<(u32, MatchSpan<'r>)>,
+    ) {
+        if original.is_empty() {
+            return;
+        }
+        normalized.normalize_into(matcher.level, original);
+        raw.clear();
+        matcher.search(normalized.text(), wants, raw);
+        if raw.is_empty() {
+            return;
+        }
+        // Per rule: leftmost first, longest first at the same start, then keep what does not
+        // overlap an earlier kept hit.
+        raw.sort_unstable_by_key(|h| (h.rule, h.start, std::cmp::Reverse(h.end)));
+        let text = normalized.text();
+        let mut last: Option<(u32, usize)> = None;
+        for hit in raw.iter() {
+            if let Some((rule, end)) = last
+                && rule == hit.rule
+                && hit.start < end
+            {
+                continue;
+            }
+            let Some(rule) = self.rules.get(hit.rule as usize) else { continue };
+            if cancelled_by_except(rule, text, hit.start, hit.end) {
+                continue;
+            }
+            last = Some((hit.rule, hit.end));
+            let (start, end) = normalized.original_span(hit.start, hit.end);
+            let source = matcher.pattern_source(hit.pattern);
+            out.push((
+                hit.rule,
+                MatchSpan {
+                    field,
+                    index,
+                    start,
+                    end,
+                    text: original.get(start..end).unwrap_or_default().to_owned(),
+                    pattern: source,
+                    is_regex: matches!(hit.pattern, PatternRef::Regex(_)),
+                },
+            ));
+        }
+    }
+
+    fn decide<'r>(&'r self, mut spans: Vec<(u32, MatchSpan<'r>)>, msg: &MessageView<'_>) -> Decision<'r> {
+        spans.sort_by_key(|(rule, s)| (*rule, s.field as u8, s.index, s.start));
+        let mut hits: Vec<RuleHit<'r>> = Vec::new();
+        for (rule, span) in spans {
+            let Some(r) = self.rules.get(rule as usize) else { continue };
+            match hits.last_mut() {
+                Some(h) if std::ptr::eq(h.rule, r) => h.spans.push(span),
+                _ => hits.push(RuleHit { rule: r, spans: vec![span] }),
+            }
+        }
+        let enforced = || hits.iter().filter(|h| h.rule.mode == Mode::Enforce);
+        let score = enforced().map(|h| h.rule.score).sum();
+        let drop_by_rule = enforced().any(|h| h.rule.action == RuleAction::Drop);
+        let drop_by_score = self.drop_score.is_some_and(|limit| enforced().next().is_some() && score >= limit);
+        let verdict = if drop_by_rule || drop_by_score {
+            Verdict::Drop
+        } else if enforced().next().is_some() {
+            Verdict::Tag
+        } else {
+            Verdict::Allow
+        };
+        let masked_text = if verdict == Verdict::Tag {
+            let mask_spans = enforced()
+                .filter(|h| h.rule.action == RuleAction::Mask)
+                .flat_map(|h| h.spans.iter())
+                .filter(|s| s.field == Field::Text)
+                .map(|s| (s.start, s.end));
+            mask(msg.text.as_deref().unwrap_or_default(), mask_spans)
+        } else {
+            None
+        };
+        Decision { ruleset: self, hits, score, verdict, masked_text }
+    }
+
+    /// The spans where one rule hits `text`, ignoring its conditions and fields: what the rule's
+    /// own matcher sees. Used by `examples` in rule files.
+    pub fn rule_hits_in<'r>(&'r self, rule_id: &str, text: &str) -> Vec<MatchSpan<'r>> {
+        let Some(index) = self.rules.iter().position(|r| r.id == rule_id) else { return Vec::new() };
+        let Some(rule) = self.rules.get(index) else { return Vec::new() };
+        let Some(matcher) = self.levels.iter().find(|m| m.level == rule.level) else { return Vec::new() };
+        let wants = |r: u32| r as usize == index;
+        let mut out = Vec::new();
+        SCRATCH.with(|cell| {
+            let mut fresh = Scratch::default();
+            let mut borrowed = cell.try_borrow_mut();
+            let scratch = match borrowed.as_mut() {
+                Ok(s) => &mut **s,
+                Err(_) => &mut fresh,
+            };
+            self.search_string(
+                matcher,
+                text,
+                Field::Text,
+                None,
+                &wants,
+                &mut scratch.normalized,
+                &mut scratch.raw,
+                &mut out,
+            );
+        });
+        out.into_iter().map(|(_, s)| s).collect()
+    }
+}
+
+/// `when`: every key holds; `unless`: the rule is skipped when every key holds.
+fn conditions_hold(rule: &Rule, msg: &MessageView<'_>) -> bool {
+    rule.when.as_ref().is_none_or(|c| condition_holds(c, msg))
+        && !rule.unless.as_ref().is_some_and(|c| condition_holds(c, msg))
+}
+
+fn condition_holds(condition: &Condition, msg: &MessageView<'_>) -> bool {
+    condition.clauses.iter().all(|clause| match clause {
+        Clause::AnyOf(attribute, values) => {
+            let actual = match attribute {
+                Attribute::ReceiverType => &msg.receiver_type,
+                Attribute::Receiver => &msg.receiver,
+                Attribute::Sender => &msg.sender,
+                Attribute::SenderRole => &msg.sender_role,
+                Attribute::Category => &msg.category,
+                Attribute::Type => &msg.kind,
+                Attribute::AppId => &msg.app_id,
+                Attribute::Conversation => &msg.conversation,
+            };
+            // A condition on a field the message lacks does not hold.
+            actual.as_deref().is_some_and(|a| values.iter().any(|v| v == a))
+        }
+        Clause::HasAttachments(want) => msg.has_attachments() == *want,
+        Clause::IsThreadReply(want) => msg.parent.is_some() == *want,
+    })
+}
+
+/// A hit is cancelled when an `except` phrase occurrence contains it (the Scunthorpe guard).
+fn cancelled_by_except(rule: &Rule, text: &str, start: usize, end: usize) -> bool {
+    rule.except.iter().any(|phrase| {
+        let lowest = end.saturating_sub(phrase.len());
+        let from = (lowest..=start).find(|&i| text.is_char_boundary(i)).unwrap_or(start);
+        let until = (start + phrase.len()).min(text.len());
+        text.get(from..until).is_some_and(|window| {
+            window.match_indices(phrase.as_str()).any(|(i, m)| from + i <= start && from + i + m.len() >= end)
+        })
+    })
+}
+
+/// `text` with each span replaced by one `*` per user-perceived character; `None` if no span.
+fn mask(text: &str, spans: impl Iterator<Item = (usize, usize)>) -> Option<String> {
+    let mut spans: Vec<(usize, usize)> = spans.collect();
+    if spans.is_empty() {
+        return None;
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for (start, end) in spans {
+        let start = start.max(pos);
+        if start >= end {
+            continue;
+        }
+        out.push_str(text.get(pos..start)?);
+        let stars = text.get(start..end)?.graphemes(true).count();
+        out.extend(std::iter::repeat_n('*', stars));
+        pos = end;
+    }
+    out.push_str(text.get(pos..)?);
+    Some(out)
+}
+
+/// The strings of each field of a message, extracted on first use.
+struct FieldStrings<'m> {
+    msg: &'m MessageView<'m>,
+    attachment_names: std::cell::OnceCell<Vec<&'m str>>,
+    urls: std::cell::OnceCell<Vec<&'m str>>,
+    metadata: std::cell::OnceCell<Vec<String>>,
+}
+
+impl<'m> FieldStrings<'m> {
+    fn new(msg: &'m MessageView<'m>) -> Self {
+        FieldStrings {
+            msg,
+            attachment_names: Default::default(),
+            urls: Default::default(),
+            metadata: Default::default(),
+        }
+    }
+
+    fn get(&self, field: Field) -> Vec<&str> {
+        match field {
+            Field::Text => self.msg.text.as_deref().into_iter().collect(),
+            Field::AttachmentNames => self
+                .attachment_names
+                .get_or_init(|| self.msg.attachments.iter().filter_map(|a| a.name.as_deref()).collect())
+                .clone(),
+            Field::Urls => {
+                self.urls
+                    .get_or_init(|| {
+                        let in_text = self.msg.text.as_deref().into_iter().flat_map(|t| {
+                            URL.as_ref().into_iter().flat_map(move |re| re.find_iter(t).map(|m| m.as_str()))
+                        });
+                        in_text.chain(self.msg.attachments.iter().filter_map(|a| a.url.as_deref())).collect()
+                    })
+                    .clone()
+            }
+            Field::Metadata => {
+                self.metadata.get_or_init(|| self.msg.metadata.strings()).iter().map(String::as_str).collect()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_writes_one_star_per_grapheme() {
+        let cases = [
+            ("call 555 1234 now", vec![(5, 13)], "call ******** now"),
+            ("mail é@x.io ok", vec![(5, 12)], "mail ****** ok"),
+            ("flag 🇫🇷 here", vec![(5, 13)], "flag * here"),
+            ("ab cd ef", vec![(0, 2), (6, 8)], "** cd **"),
+            ("overlap", vec![(0, 4), (2, 6)], "******p"),
+        ];
+        for (text, spans, want) in cases {
+            assert_eq!(mask(text, spans.into_iter()).as_deref(), Some(want), "{text:?}");
+        }
+        assert_eq!(mask("x", std::iter::empty()), None);
+    }
+}

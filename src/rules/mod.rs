@@ -1,0 +1,155 @@
+//! Rules: files → `model` (parse) → `compile` (validate, build automata) → an immutable
+//! `Ruleset` → `eval` (message view → `Decision`). `selftest` runs the examples and cases that
+//! rule files carry.
+
+pub mod compile;
+pub mod eval;
+pub(crate) mod matcher;
+pub mod model;
+pub mod normalize;
+pub mod selftest;
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+pub use compile::{Loaded, load_dir};
+pub use eval::{Decision, MatchSpan, RuleHit, Verdict};
+pub use model::{Field, MatchMode, Mode, RuleAction};
+pub use normalize::Level;
+
+use crate::error::Position;
+use matcher::LevelMatcher;
+
+/// A compiled, immutable rule set: shared by `Arc` between every request and swapped whole on
+/// reload. Nothing in it changes after `compile`.
+#[derive(Debug)]
+pub struct Ruleset {
+    pub(crate) hash: String,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) levels: Vec<LevelMatcher>,
+    pub(crate) drop_score: Option<i64>,
+    pub(crate) cases: Vec<Case>,
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) keyword_count: usize,
+    pub(crate) regex_count: usize,
+    pub(crate) loaded_at: SystemTime,
+}
+
+impl Ruleset {
+    /// A short content hash of every loaded file, reported in answers as `ruleset`.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    pub fn drop_score(&self) -> Option<i64> {
+        self.drop_score
+    }
+
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Distinct keyword patterns across levels (after normalization and de-duplication).
+    pub fn keyword_count(&self) -> usize {
+        self.keyword_count
+    }
+
+    pub fn regex_count(&self) -> usize {
+        self.regex_count
+    }
+
+    pub fn case_count(&self) -> usize {
+        self.cases.len()
+    }
+
+    pub fn loaded_at(&self) -> SystemTime {
+        self.loaded_at
+    }
+
+    /// The normalization levels some rule uses, in order.
+    pub fn levels(&self) -> impl Iterator<Item = Level> + '_ {
+        self.levels.iter().map(|l| l.level)
+    }
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub pack: String,
+    pub description: Option<String>,
+    pub score: i64,
+    /// Sorted and unique.
+    pub tags: Vec<String>,
+    pub action: RuleAction,
+    pub mode: Mode,
+    pub level: Level,
+    pub match_mode: MatchMode,
+    pub fields: Vec<Field>,
+    pub(crate) when: Option<Condition>,
+    pub(crate) unless: Option<Condition>,
+    /// `except` phrases, normalized at the rule's level.
+    pub(crate) except: Vec<String>,
+    pub examples_match: Vec<Example>,
+    pub examples_no_match: Vec<Example>,
+    pub file: PathBuf,
+    pub position: Position,
+}
+
+impl Rule {
+    pub fn reads(&self, field: Field) -> bool {
+        self.fields.contains(&field)
+    }
+}
+
+/// An example text with the line it is written on.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub text: String,
+    pub position: Position,
+}
+
+/// A compiled `when` or `unless`: every clause must hold.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Condition {
+    pub clauses: Vec<Clause>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Clause {
+    /// A string attribute of the message must equal one of these.
+    AnyOf(Attribute, Vec<String>),
+    HasAttachments(bool),
+    IsThreadReply(bool),
+}
+
+/// The message attributes `when` / `unless` can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attribute {
+    ReceiverType,
+    Receiver,
+    Sender,
+    SenderRole,
+    Category,
+    Type,
+    AppId,
+    Conversation,
+}
+
+/// A compiled `[[case]]`.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub message: model::CaseMessage,
+    pub expect: model::Expectation,
+    pub file: PathBuf,
+    pub position: Position,
+}
