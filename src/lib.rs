@@ -11,6 +11,8 @@
 //!   the only shared mutable state in the program.
 
 pub mod cli;
+pub mod decision_log;
 pub mod error;
 pub mod protocol;
+pub mod reload;
 pub mod rules;
