@@ -417,7 +417,13 @@ impl Compiler {
         let mut levels = Vec::new();
         for (level, builder) in std::mem::take(&mut self.levels) {
             match builder.build() {
-                Ok(m) => levels.push(m),
+                Ok(mut m) => {
+                    m.fields = Field::ALL
+                        .into_iter()
+                        .filter(|f| self.rules.iter().any(|r| r.level == level && r.reads(*f)))
+                        .collect();
+                    levels.push(m)
+                }
                 Err(message) => {
                     let at = files.first().cloned().unwrap_or_default();
                     self.error(&at, Position::default(), None, format!("{message} (level {})", level.name()));

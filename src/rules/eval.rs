@@ -192,19 +192,15 @@ impl Ruleset {
         let mut spans: Vec<(u32, MatchSpan<'r>)> = Vec::new();
         let fields = FieldStrings::new(msg);
         for matcher in &self.levels {
-            for field in Field::ALL {
+            for &field in &matcher.fields {
                 let reads = |rule: u32| {
                     let i = rule as usize;
-                    active.get(i).copied().unwrap_or(false)
-                        && self.rules.get(i).is_some_and(|r| r.reads(field) && r.level == matcher.level)
+                    active.get(i).copied().unwrap_or(false) && self.rules.get(i).is_some_and(|r| r.reads(field))
                 };
-                if !self.rules.iter().enumerate().any(|(i, _)| reads(i as u32)) {
-                    continue;
-                }
-                for (index, original) in fields.get(field).iter().enumerate() {
+                fields.for_each(field, |index, original| {
                     let index = (field != Field::Text).then_some(index);
                     self.search_string(matcher, original, field, index, &reads, normalized, raw, &mut spans);
-                }
+                });
             }
         }
         self.decide(spans, msg)
@@ -411,27 +407,31 @@ impl<'m> FieldStrings<'m> {
         }
     }
 
-    fn get(&self, field: Field) -> Vec<&str> {
-        match field {
-            Field::Text => self.msg.text.as_deref().into_iter().collect(),
+    /// Calls `f(index, string)` for each string of `field`, in order.
+    fn for_each(&self, field: Field, mut f: impl FnMut(usize, &str)) {
+        let strings: &[&str] = match field {
+            Field::Text => {
+                if let Some(text) = self.msg.text.as_deref() {
+                    f(0, text);
+                }
+                return;
+            }
             Field::AttachmentNames => self
                 .attachment_names
-                .get_or_init(|| self.msg.attachments.iter().filter_map(|a| a.name.as_deref()).collect())
-                .clone(),
-            Field::Urls => {
-                self.urls
-                    .get_or_init(|| {
-                        let in_text = self.msg.text.as_deref().into_iter().flat_map(|t| {
-                            URL.as_ref().into_iter().flat_map(move |re| re.find_iter(t).map(|m| m.as_str()))
-                        });
-                        in_text.chain(self.msg.attachments.iter().filter_map(|a| a.url.as_deref())).collect()
-                    })
-                    .clone()
-            }
+                .get_or_init(|| self.msg.attachments.iter().filter_map(|a| a.name.as_deref()).collect()),
+            Field::Urls => self.urls.get_or_init(|| {
+                let in_text = self.msg.text.as_deref().into_iter().flat_map(|t| {
+                    URL.as_ref().into_iter().flat_map(move |re| re.find_iter(t).map(|m| m.as_str()))
+                });
+                in_text.chain(self.msg.attachments.iter().filter_map(|a| a.url.as_deref())).collect()
+            }),
             Field::Metadata => {
-                self.metadata.get_or_init(|| self.msg.metadata.strings()).iter().map(String::as_str).collect()
+                let strings = self.metadata.get_or_init(|| self.msg.metadata.strings());
+                strings.iter().enumerate().for_each(|(i, s)| f(i, s));
+                return;
             }
-        }
+        };
+        strings.iter().enumerate().for_each(|(i, s)| f(i, s));
     }
 }
 

@@ -12,7 +12,7 @@ use regex_automata::meta;
 use regex_automata::{Input, PatternSet};
 use regex_syntax::hir::{Hir, HirKind, Look};
 
-use super::model::MatchMode;
+use super::model::{Field, MatchMode};
 use super::normalize::{Level, is_word_char};
 
 /// Which rules own a keyword pattern, and how they spelled it.
@@ -60,6 +60,8 @@ pub(crate) struct LevelMatcher {
     /// are run for real.
     prefilter: Option<meta::Regex>,
     pub regexes: Vec<RegexPattern>,
+    /// The fields some rule of this level reads, so evaluation skips the others.
+    pub fields: Vec<Field>,
 }
 
 /// Collects the patterns of one level before they are compiled.
@@ -145,6 +147,7 @@ impl LevelBuilder {
             keyword_owners: self.keyword_owners,
             prefilter,
             regexes: self.regexes,
+            fields: Vec::new(),
         })
     }
 }
