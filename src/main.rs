@@ -9,7 +9,9 @@ fn main() -> ExitCode {
     match inflight::cli::run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if e.downcast_ref::<inflight::cli::Reported>().is_none() {
+                eprintln!("error: {e:#}");
+            }
             ExitCode::from(2)
         }
     }

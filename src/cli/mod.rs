@@ -2,7 +2,7 @@
 //! before any work; errors come back as one line with context (anyhow) and an exit code.
 
 mod check;
-mod eval;
+pub mod eval;
 mod test;
 
 use std::path::PathBuf;
@@ -61,6 +61,12 @@ pub(crate) fn load_rules(dir: &std::path::Path) -> anyhow::Result<Loaded> {
             Ok(loaded)
         }
         Err(LoadError(diags)) => {
+            // One problem is one line (the `error:` prefix comes from `main`); several are
+            // listed, then summed up.
+            if let [only] = diags.as_slice() {
+                eprintln!("{only}");
+                return Err(Reported.into());
+            }
             for d in &diags {
                 eprintln!("{d}");
             }
@@ -69,3 +75,8 @@ pub(crate) fn load_rules(dir: &std::path::Path) -> anyhow::Result<Loaded> {
         }
     }
 }
+
+/// An error already printed to stderr in full; `main` only sets the exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("(reported above)")]
+pub struct Reported;

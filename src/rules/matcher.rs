@@ -265,7 +265,7 @@ mod tests {
             (MatchMode::Suffix, "scat", 1, 4, true),
             (MatchMode::Suffix, "cats", 0, 3, false),
             (MatchMode::Substring, "concatenate", 3, 6, true),
-            (MatchMode::Word, "été cat!", 7, 10, true),
+            (MatchMode::Word, "été cat!", 6, 9, true),
             (MatchMode::Word, "écat", 2, 5, false),
         ];
         for (mode, text, s, e, want) in cases {

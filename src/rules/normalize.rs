@@ -1,8 +1,81 @@
 //! Text → normalized text plus a map back to the original bytes (INTERFACE.md §3).
 //!
-//! Placeholder while the full levels are written: lowercase only.
+//! Sits between the message view and the matcher: every string a rule reads is normalized once per
+//! level in use, matched, and each hit is mapped back to a span of the original text. Keywords and
+//! `except` phrases go through the very same code ([`normalize_keyword`]), so both sides agree.
+//!
+//! # Levels
+//!
+//! Each level adds to the one before it:
+//!
+//! - `none`: the text as sent.
+//! - `basic`: NFKC, case folding (Unicode lowercase plus the full folds `ß`/`ẞ` → `ss` and final
+//!   `ς` → `σ`), zero-width, bidi-control and variation-selector characters removed
+//!   ([`is_ignorable`]), every run of Unicode whitespace collapsed to one ASCII space (not trimmed).
+//! - `standard`: diacritics stripped and confusables mapped to their Latin skeleton.
+//! - `strict`: leetspeak, separators inside words removed, repeated letters collapsed.
+//!
+//! # Pieces and the origin map
+//!
+//! The original is cut into *pieces*: a character plus the characters that can combine with it
+//! under NFKC (`continues_cluster`: combining marks, Hangul medial/final jamo and the few
+//! letters whose compatibility decomposition starts with one, like halfwidth `ﾞ` or `ㅏ`).
+//! Ignorable characters are skipped and are transparent: `e` + ZWSP + U+0301 is one piece, `é`.
+//! A piece is normalized on its own (NFKC never combines across such a boundary), and every
+//! output byte records the original byte range of its piece. Removed characters produce no
+//! output; a whitespace run's single space maps to the whole run; a collapsed letter run maps to
+//! the whole run. [`Normalized::original_span`] takes the start of the first byte's origin and
+//! the end of the last one's, so a span also covers whatever was dropped inside it. Origins are
+//! char boundaries of the original and never decrease along the normalized text.
+//!
+//! # Confusables (`standard`)
+//!
+//! A piece whose base character (first char of its canonical decomposition) is ASCII is kept as
+//! that base and its combining marks are dropped (`é` → `e`, Zalgo text → plain). Otherwise the
+//! base is looked up in `decancer`'s confusable tables ([`decancer::cure_char`]), with every
+//! non-Latin script retained except Greek and Cyrillic (Hebrew, Arabic, Indic, Thai, CJK, Korean,
+//! Braille ... stay as they are). A mapping is accepted only when it is all ASCII and keeps the
+//! kind of character: a letter must map to ASCII letters (`а` → `a`, `ø` → `o`, `æ` → `ae`,
+//! `ᴀ` → `a`, `🅰` → `a`), a number to ASCII digits. Letter → digit mappings (`б` → `6`) are
+//! refused (digits → letters is `strict`'s leetspeak), and symbols and emoji are never mapped
+//! (`©`, `€`, `∀` stay). When the base is mapped the piece's marks go with it; when it is kept the
+//! whole piece is kept, marks included (`が`, `हि`). Note that decancer maps whole Greek and
+//! Cyrillic alphabets, not only look-alikes: `привет` → `npnbet`. That is consistent for keywords
+//! (they go through the same map) but Cyrillic/Greek word lists belong at `basic`.
+//!
+//! # Strict
+//!
+//! Applied to the `standard` text, in this order:
+//!
+//! 1. Leetspeak: `0→o 1→i 3→e 4→a 5→s 7→t @→a $→s`, everywhere (so `$hit` is a word).
+//! 2. The text is cut into *words* (runs of word characters, [`is_word_char`]) and *gaps* (runs
+//!    of anything else; a combining character belongs to the run of the character it follows).
+//!    A gap without a space between two words is removed: `f-r_e*e`, `fr.ee`, `don't`. A gap
+//!    at either end of the text is kept (`free!`).
+//! 3. Words joined by step 2 that are one letter once repeats collapse (`f`, `ee`) are *single*.
+//!    Where at least three singles follow each other, the gaps between them are removed
+//!    (`f r e e m o n e y`, `f. r. e. e`, `get f r e e stuff` → `get free stuff`); two singles
+//!    (`a b`) and ordinary words (`a cat`, `free money`) keep their spaces.
+//! 4. Runs of the same letter (an alphabetic, non-combining character) collapse to one:
+//!    `freeeee` → `fre`, `free` → `fre`, `fuuuuck` → `fuck`.
+//!
+//! Every level is idempotent: normalizing normalized text again changes nothing (tested).
+//!
+//! # Speed
+//!
+//! ASCII bytes followed by ASCII take a byte path with no decoding; buffers live in
+//! [`Normalized`] and are reused, nothing is allocated per character. Non-ASCII pieces that are
+//! already NFKC and lowercase skip the normalization iterators.
 
+// Crafted input must never panic here: no unwrap, expect or indexing on the text path.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::iter;
+
+use decancer::{Options, Translation};
 use serde::Deserialize;
+use unicode_normalization::char::{decompose_canonical, decompose_compatible, is_combining_mark};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// How much a rule's text (and its keywords) is normalized before matching.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
@@ -28,11 +101,50 @@ impl Level {
     }
 }
 
+/// A byte range `[start, end)` of the original text.
+type Origin = (u32, u32);
+
 /// A normalized string and, for each of its bytes, the byte range of the original it came from.
 #[derive(Debug, Default, Clone)]
 pub struct Normalized {
     text: String,
-    origin: Vec<(u32, u32)>,
+    origin: Vec<Origin>,
+    original_len: u32,
+    scratch: Scratch,
+}
+
+/// Buffers reused from one call to the next.
+#[derive(Debug, Default, Clone)]
+struct Scratch {
+    piece: String,
+    nfkc: String,
+    folded: String,
+    text: String,
+    origin: Vec<Origin>,
+    segments: Vec<Segment>,
+    groups: Vec<Group>,
+}
+
+/// A run of word characters or of gap characters in the `standard` text (strict step 2).
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    start: usize,
+    end: usize,
+    word: bool,
+    space: bool,
+    remove: bool,
+    /// Non-combining characters once repeats collapse (words only).
+    letters: u32,
+    first: char,
+    last: char,
+}
+
+/// Words joined by removed gaps, up to segment `last`, with their letter count.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    last: usize,
+    letters: u32,
+    last_char: char,
 }
 
 impl Normalized {
@@ -40,44 +152,860 @@ impl Normalized {
         Self::default()
     }
 
+    /// The normalized text.
     pub fn text(&self) -> &str {
         &self.text
     }
 
+    /// Normalizes `original` at `level` into this value, reusing its buffers.
     pub fn normalize_into(&mut self, level: Level, original: &str) {
+        let original = within_u32(original);
         self.text.clear();
         self.origin.clear();
-        for (i, c) in original.char_indices() {
-            let end = (i + c.len_utf8()) as u32;
-            let before = self.text.len();
-            if level == Level::None {
-                self.text.push(c);
-            } else {
-                self.text.extend(c.to_lowercase());
-            }
-            for _ in before..self.text.len() {
-                self.origin.push((i as u32, end));
+        self.original_len = offset(original.len());
+        match level {
+            Level::None => self.copy(original),
+            Level::Basic => self.fold(original, false),
+            Level::Standard => self.fold(original, true),
+            Level::Strict => {
+                self.fold(original, true);
+                self.strict();
             }
         }
     }
 
+    /// Maps a byte span `[start, end)` of the normalized text (on char boundaries, start < end)
+    /// to the byte span of the original text it came from. The result lies on char boundaries
+    /// of the original and within it, whatever the arguments.
     pub fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
-        let first = self.origin.get(start).map_or(0, |o| o.0);
+        let len = self.original_len as usize;
+        let Some(&(first, _)) = self.origin.get(start) else {
+            return (len, len);
+        };
         let last = end.checked_sub(1).and_then(|e| self.origin.get(e)).map_or(first, |o| o.1);
-        (first as usize, last as usize)
+        let first = (first as usize).min(len);
+        (first, (last as usize).clamp(first, len))
+    }
+
+    /// `none`: the text as sent; each byte maps to its character.
+    fn copy(&mut self, original: &str) {
+        self.text.push_str(original);
+        let mut i = 0;
+        while let Some(c) = char_at(original, i) {
+            let len = c.len_utf8();
+            self.origin.extend(iter::repeat_n((offset(i), offset(i + len)), len));
+            i += len;
+        }
+    }
+
+    /// `basic` (and with `skeleton`, `standard`): piece by piece into `text`/`origin`.
+    fn fold(&mut self, original: &str, skeleton: bool) {
+        let Scratch { piece, nfkc, folded, .. } = &mut self.scratch;
+        let mut out = Emitter {
+            sink: Sink { text: &mut self.text, origin: &mut self.origin, in_space: false },
+            skeleton,
+            drop_marks: true,
+        };
+        let bytes = original.as_bytes();
+        // The piece being gathered (its text is in `piece`) and its original range.
+        let mut pending: Option<Origin> = None;
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            // Fast path: an ASCII byte not followed by a possible combining character.
+            if b.is_ascii() && bytes.get(i + 1).is_none_or(u8::is_ascii) {
+                if let Some(from) = pending.take() {
+                    out.piece(piece, from, nfkc, folded);
+                }
+                out.drop_marks = true;
+                out.sink.push_ascii(b, (offset(i), offset(i + 1)));
+                i += 1;
+                continue;
+            }
+            let Some(c) = original.get(i..).and_then(|rest| rest.chars().next()) else {
+                break;
+            };
+            let end = i + c.len_utf8();
+            if !is_ignorable(c) {
+                match pending.as_mut() {
+                    Some(from) if continues_cluster(c) => {
+                        piece.push(c);
+                        from.1 = offset(end);
+                    }
+                    _ => {
+                        if let Some(from) = pending.take() {
+                            out.piece(piece, from, nfkc, folded);
+                        }
+                        piece.clear();
+                        piece.push(c);
+                        pending = Some((offset(i), offset(end)));
+                    }
+                }
+            }
+            i = end;
+        }
+        if let Some(from) = pending {
+            out.piece(piece, from, nfkc, folded);
+        }
+    }
+
+    /// `strict`, on top of the `standard` text: leetspeak, separators, repeats (module doc).
+    fn strict(&mut self) {
+        let Scratch { text: out_text, origin: out_origin, segments, groups, .. } = &mut self.scratch;
+        let text = self.text.as_str();
+        segments.clear();
+        groups.clear();
+
+        // Words and gaps, judged after leetspeak; combining characters join the run before them.
+        let mut i = 0;
+        while let Some(raw) = char_at(text, i) {
+            let (start, end) = (i, i + raw.len_utf8());
+            i = end;
+            let combining = !raw.is_ascii() && continues_cluster(raw);
+            if combining && let Some(last) = segments.last_mut() {
+                last.end = end;
+                last.last = raw;
+                continue;
+            }
+            let c = leet(raw);
+            let word = is_word_char(c);
+            match segments.last_mut() {
+                Some(last) if last.word == word => {
+                    last.end = end;
+                    last.space |= c == ' ';
+                    last.letters = last.letters.saturating_add(u32::from(!collapses(last.last, c)));
+                    last.last = c;
+                }
+                _ => segments.push(Segment {
+                    start,
+                    end,
+                    word,
+                    space: c == ' ',
+                    remove: false,
+                    letters: u32::from(!combining),
+                    first: c,
+                    last: c,
+                }),
+            }
+        }
+
+        // Words and gaps alternate, so a gap strictly inside the list sits between two words:
+        // remove it when it holds no space.
+        let inner = 1..segments.len().saturating_sub(1);
+        for segment in segments.get_mut(inner).into_iter().flatten() {
+            segment.remove |= !segment.word && !segment.space;
+        }
+
+        // Group the words joined so far, counting their letters once repeats collapse.
+        let mut joined = false;
+        for (k, segment) in segments.iter().enumerate() {
+            if !segment.word {
+                joined = segment.remove;
+                continue;
+            }
+            match groups.last_mut() {
+                Some(group) if joined => {
+                    group.last = k;
+                    let repeat = u32::from(collapses(group.last_char, segment.first));
+                    group.letters = group.letters.saturating_add(segment.letters.saturating_sub(repeat));
+                    group.last_char = segment.last;
+                }
+                _ => groups.push(Group { last: k, letters: segment.letters, last_char: segment.last }),
+            }
+        }
+
+        // Three or more single letters in a row: remove the (spaced) gaps between them.
+        let mut run_start = 0;
+        for k in 0..=groups.len() {
+            if groups.get(k).is_some_and(|g| g.letters == 1) {
+                continue;
+            }
+            if k - run_start >= 3 {
+                for group in groups.get(run_start..k - 1).into_iter().flatten() {
+                    if let Some(gap) = segments.get_mut(group.last + 1) {
+                        gap.remove = true;
+                    }
+                }
+            }
+            run_start = k + 1;
+        }
+
+        // Emit what is kept, mapping leetspeak and collapsing repeated letters.
+        out_text.clear();
+        out_origin.clear();
+        let origin = self.origin.as_slice();
+        let mut prev = ' ';
+        for segment in segments.iter().filter(|s| !s.remove) {
+            let mut at = segment.start;
+            while at < segment.end {
+                let Some(raw) = char_at(text, at) else { break };
+                let len = raw.len_utf8();
+                let c = leet(raw); // ASCII to ASCII: same length, same origins.
+                if collapses(prev, c) {
+                    let end = origin.get(at + len - 1).map_or(0, |o| o.1);
+                    let kept = out_origin.len().saturating_sub(prev.len_utf8());
+                    for o in out_origin.get_mut(kept..).into_iter().flatten() {
+                        o.1 = o.1.max(end);
+                    }
+                } else {
+                    out_text.push(c);
+                    if let (1, Some(&o)) = (len, origin.get(at)) {
+                        out_origin.push(o);
+                    } else {
+                        out_origin.extend_from_slice(origin.get(at..at + len).unwrap_or(&[]));
+                    }
+                    prev = c;
+                }
+                at += len;
+            }
+        }
+        std::mem::swap(&mut self.text, out_text);
+        std::mem::swap(&mut self.origin, out_origin);
     }
 }
 
+/// Appends normalized text and its origins, collapsing whitespace runs to one space.
+struct Sink<'a> {
+    text: &'a mut String,
+    origin: &'a mut Vec<Origin>,
+    /// The last thing pushed was a space (standing for a whitespace run).
+    in_space: bool,
+}
+
+impl Sink<'_> {
+    /// Pushes an ASCII byte, lowercased; whitespace becomes (or extends) a space.
+    fn push_ascii(&mut self, b: u8, from: Origin) {
+        if matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+            self.space(from);
+        } else {
+            self.in_space = false;
+            self.text.push(char::from(b.to_ascii_lowercase()));
+            self.origin.push(from);
+        }
+    }
+
+    fn push(&mut self, c: char, from: Origin) {
+        if c.is_ascii() {
+            // `c` is ASCII, so the cast keeps its value.
+            self.push_ascii(c as u8, from);
+        } else if c.is_whitespace() {
+            self.space(from);
+        } else {
+            self.in_space = false;
+            self.text.push(c);
+            self.origin.extend(iter::repeat_n(from, c.len_utf8()));
+        }
+    }
+
+    fn space(&mut self, from: Origin) {
+        if self.in_space {
+            if let Some(last) = self.origin.last_mut() {
+                last.1 = last.1.max(from.1);
+            }
+        } else {
+            self.in_space = true;
+            self.text.push(' ');
+            self.origin.push(from);
+        }
+    }
+}
+
+/// Runs the per-character part of `basic`/`standard` on each piece.
+struct Emitter<'a> {
+    sink: Sink<'a>,
+    skeleton: bool,
+    /// `standard`: combining marks are dropped because their base was mapped to ASCII (or there
+    /// is no base: a mark at the very start).
+    drop_marks: bool,
+}
+
+impl Emitter<'_> {
+    /// NFKC and case folding of one piece, then each resulting character.
+    fn piece(&mut self, piece: &str, from: Origin, nfkc: &mut String, folded: &mut String) {
+        self.drop_marks = true;
+        nfkc.clear();
+        let mut chars = piece.chars();
+        if let (Some(c), None) = (chars.next(), chars.next()) {
+            if is_inert(c) || (is_nfkc_quick(iter::once(c)) == IsNormalized::Yes && folds_to_itself(c)) {
+                self.char(c, from);
+                return;
+            }
+            // One character: its NFKD is its NFKC unless something in it can compose.
+            decompose_compatible(c, |d| nfkc.push(d));
+            if nfkc.chars().skip(1).any(continues_cluster) {
+                nfkc.clear();
+            }
+        }
+        if nfkc.is_empty() {
+            nfkc.extend(piece.nfkc());
+        }
+        folded.clear();
+        for c in nfkc.chars() {
+            case_fold(c, folded);
+        }
+        // Lowercasing can leave text that is no longer NFKC (rare); normalize once more.
+        let text: &str = if folded == nfkc {
+            folded
+        } else {
+            nfkc.clear();
+            nfkc.extend(folded.nfkc());
+            nfkc
+        };
+        for c in text.chars() {
+            self.char(c, from);
+        }
+    }
+
+    fn char(&mut self, c: char, from: Origin) {
+        if is_inert(c) {
+            self.drop_marks = false;
+            self.sink.push(c, from);
+            return;
+        }
+        if is_ignorable(c) {
+            return;
+        }
+        if !self.skeleton {
+            self.sink.push(c, from);
+            return;
+        }
+        if c.is_ascii() || c.is_whitespace() {
+            self.drop_marks = true;
+            self.sink.push(c, from);
+            return;
+        }
+        if is_combining_mark(c) {
+            if !self.drop_marks {
+                self.sink.push(c, from);
+            }
+            return;
+        }
+        let base = canonical_base(c);
+        self.drop_marks = true;
+        if base.is_ascii() {
+            self.sink.push(base, from);
+        } else if !latin_skeleton(base, &mut self.sink, from) {
+            self.drop_marks = false;
+            self.sink.push(c, from);
+        }
+    }
+}
+
+/// The first character of the canonical decomposition: `é` → `e`, `й` → `и`.
+fn canonical_base(c: char) -> char {
+    let mut base = None;
+    decompose_canonical(c, |d| {
+        base.get_or_insert(d);
+    });
+    base.unwrap_or(c)
+}
+
+/// Pushes the ASCII skeleton of a non-ASCII base character if decancer has an acceptable one
+/// (module doc, "Confusables"); returns whether it did.
+fn latin_skeleton(base: char, sink: &mut Sink<'_>, from: Origin) -> bool {
+    let (options, wanted): (Options, fn(&u8) -> bool) = if base.is_alphabetic() {
+        (letter_options(), u8::is_ascii_alphabetic)
+    } else if base.is_numeric() {
+        (letter_options().retain_emojis(), u8::is_ascii_digit)
+    } else {
+        return false;
+    };
+    let mut one = [0u8; 4];
+    let cured = decancer::cure_char(base, options);
+    let skeleton: &str = match cured {
+        Translation::Character(m) => m.encode_utf8(&mut one),
+        Translation::String(ref s) => s,
+        Translation::None => return false,
+    };
+    if skeleton.is_empty() || !skeleton.as_bytes().iter().all(wanted) {
+        return false;
+    }
+    for &b in skeleton.as_bytes() {
+        sink.push_ascii(b, from);
+    }
+    true
+}
+
+/// decancer's options: cure Greek, Cyrillic, Latin look-alikes (small caps, `ı`, `ø` ...) and
+/// letter-like symbols; keep every other script as written.
+fn letter_options() -> Options {
+    Options::default()
+        .retain_hebrew()
+        .retain_arabic()
+        .retain_devanagari()
+        .retain_bengali()
+        .retain_armenian()
+        .retain_gujarati()
+        .retain_tamil()
+        .retain_thai()
+        .retain_lao()
+        .retain_burmese()
+        .retain_khmer()
+        .retain_mongolian()
+        .retain_chinese()
+        .retain_japanese()
+        .retain_korean()
+        .retain_braille()
+}
+
+/// Full case folding of one character into `out`: Unicode lowercase, plus the folds that
+/// lowercase does not do and that NFKC does not cover.
+fn case_fold(c: char, out: &mut String) {
+    match c {
+        'ß' | 'ẞ' => out.push_str("ss"),
+        'ς' => out.push('σ'),
+        _ => out.extend(c.to_lowercase()),
+    }
+}
+
+fn folds_to_itself(c: char) -> bool {
+    let mut lower = c.to_lowercase();
+    lower.next() == Some(c) && lower.next().is_none() && !matches!(c, 'ß' | 'ẞ' | 'ς')
+}
+
+/// Characters removed from `basic` up: zero-width, soft hyphen, bidi controls, variation
+/// selectors (including Mongolian free variation selectors and U+180E).
+pub fn is_ignorable(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{E0100}'..='\u{E01EF}'
+    )
+}
+
+/// Whether `c` may combine with what precedes it under NFKC, so it must stay in the same piece:
+/// combining marks, Hangul medial/final jamo, the Kirat Rai vowel sign that composes, and the
+/// characters whose compatibility decomposition starts with one of those (`ﾞ`, `ㅏ`, `ำ`).
+/// A test checks this against every canonical composition in Unicode.
+fn continues_cluster(c: char) -> bool {
+    if c < '\u{0300}' || is_inert(c) {
+        return false;
+    }
+    if is_combining_mark(c) || is_composing_letter(c) {
+        return true;
+    }
+    let mut first = None;
+    decompose_compatible(c, |d| {
+        first.get_or_insert(d);
+    });
+    first.is_some_and(|d| d != c && (is_combining_mark(d) || is_composing_letter(d)))
+}
+
+/// Kana, Hangul syllables and CJK ideographs: the common non-Latin letters, which every level
+/// keeps as they are (no decomposition, case or confusable applies; a test checks each). A
+/// shortcut only.
+fn is_inert(c: char) -> bool {
+    matches!(
+        c,
+        '\u{3041}'..='\u{3096}'
+            | '\u{30A1}'..='\u{30FA}'
+            | '\u{3400}'..='\u{4DBF}'
+            | '\u{4E00}'..='\u{9FFF}'
+            | '\u{AC00}'..='\u{D7A3}'
+    )
+}
+
+fn is_composing_letter(c: char) -> bool {
+    matches!(c, '\u{1160}'..='\u{11FF}' | '\u{D7B0}'..='\u{D7FF}' | '\u{16D67}')
+}
+
+/// `strict` leetspeak.
+fn leet(c: char) -> char {
+    match c {
+        '0' => 'o',
+        '1' => 'i',
+        '3' => 'e',
+        '4' => 'a',
+        '5' => 's',
+        '7' => 't',
+        '@' => 'a',
+        '$' => 's',
+        _ => c,
+    }
+}
+
+/// `strict`: `c` repeats the letter `prev` and is dropped.
+fn collapses(prev: char, c: char) -> bool {
+    prev == c && c.is_alphabetic() && !continues_cluster(c)
+}
+
+/// The character at byte `i` of `text` (a char boundary), with a shortcut for ASCII.
+fn char_at(text: &str, i: usize) -> Option<char> {
+    let b = *text.as_bytes().get(i)?;
+    if b.is_ascii() { Some(char::from(b)) } else { text.get(i..)?.chars().next() }
+}
+
+/// A byte offset as stored in the origin map.
+fn offset(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// Origins are `u32`: longer input (far beyond any request body) is cut at a char boundary.
+fn within_u32(text: &str) -> &str {
+    let max = u32::MAX as usize;
+    if text.len() <= max {
+        return text;
+    }
+    let end = (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    text.get(..end).unwrap_or("")
+}
+
+/// Normalizes a whole string at `level` (convenience for one-off use).
 pub fn normalize(level: Level, original: &str) -> Normalized {
     let mut n = Normalized::new();
     n.normalize_into(level, original);
     n
 }
 
+/// Normalizes a keyword or `except` phrase the same way text is normalized at `level`.
 pub fn normalize_keyword(level: Level, keyword: &str) -> String {
     normalize(level, keyword).text
 }
 
+/// Word characters for word/prefix/suffix modes: Unicode letters, marks and digits.
 pub fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c)
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    c.is_alphanumeric() || is_combining_mark(c)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    use Level::{Basic, None as Raw, Standard, Strict};
+
+    /// (name, level, input, expected normalized text)
+    const CASES: &[(&str, Level, &str, &str)] = &[
+        // none
+        ("none keeps fullwidth", Raw, "Ｆｒｅｅ", "Ｆｒｅｅ"),
+        ("none keeps case and spaces", Raw, "FREE   MONEY", "FREE   MONEY"),
+        ("none keeps zero-width", Raw, "f\u{200B}ree", "f\u{200B}ree"),
+        // basic
+        ("basic fullwidth", Basic, "Ｆｒｅｅ", "free"),
+        ("basic math bold", Basic, "𝐟𝐫𝐞𝐞", "free"),
+        ("basic circled", Basic, "ⓕⓡⓔⓔ", "free"),
+        ("basic ligature", Basic, "ﬁne", "fine"),
+        ("basic zero-width", Basic, "f\u{200B}r\u{200C}e\u{200D}e\u{FEFF}", "free"),
+        ("basic soft hyphen, word joiner", Basic, "fr\u{00AD}e\u{2060}e", "free"),
+        ("basic bidi controls", Basic, "\u{202E}free\u{202C}\u{2066}x\u{2069}\u{200F}", "freex"),
+        ("basic variation selector", Basic, "a\u{FE0F}b", "ab"),
+        ("basic whitespace runs", Basic, "FREE   MONEY", "free money"),
+        ("basic unicode whitespace", Basic, "a\u{00A0}\u{3000}\t\nb\u{2028}c", "a b c"),
+        ("basic no trim", Basic, "  a  ", " a "),
+        ("basic keeps cyrillic", Basic, "frее", "frее"),
+        ("basic keeps diacritics", Basic, "FRÉÉ", "fréé"),
+        ("basic composes", Basic, "e\u{0301}", "é"),
+        ("basic composes across zero-width", Basic, "e\u{200B}\u{0301}", "é"),
+        ("basic sharp s", Basic, "STRAẞE straße", "strasse strasse"),
+        ("basic final sigma", Basic, "ΛΌΓΟΣ λόγος", "λόγοσ λόγοσ"),
+        ("basic dotted capital i", Basic, "İ", "i\u{0307}"),
+        ("basic keeps digits", Basic, "fr33 m0n3y", "fr33 m0n3y"),
+        ("basic halfwidth kana", Basic, "ｶﾞ", "ガ"),
+        ("basic compatibility jamo", Basic, "ㄱㅏ", "가"),
+        // standard
+        ("standard fullwidth", Standard, "Ｆｒｅｅ", "free"),
+        ("standard cyrillic e", Standard, "frее", "free"),
+        ("standard cyrillic capitals", Standard, "РАУРАL", "paypal"),
+        ("standard greek", Standard, "ΑΒΕΚ", "abek"),
+        ("standard math bold", Standard, "𝐟𝐫𝐞𝐞", "free"),
+        ("standard circled", Standard, "ⓕⓡⓔⓔ", "free"),
+        ("standard negative squared", Standard, "🅵🆁🅴🅴", "free"),
+        ("standard small caps", Standard, "ꜰʀᴇᴇ", "free"),
+        ("standard zero-width", Standard, "f\u{200B}ree", "free"),
+        ("standard diacritics", Standard, "fréé ñ Ünïcödé", "free n unicode"),
+        ("standard zalgo", Standard, "z\u{0337}\u{0301}a\u{0334}l\u{0336}g\u{0338}o", "zalgo"),
+        ("standard stroke letters", Standard, "ø ł đ æ", "o l d ae"),
+        ("standard dotless i", Standard, "ı", "i"),
+        ("standard dotted capital i", Standard, "İ", "i"),
+        ("standard whitespace runs", Standard, "FREE   MONEY", "free money"),
+        ("standard keeps digits", Standard, "fr33 m0n3y", "fr33 m0n3y"),
+        ("standard keeps leet symbols", Standard, "$hit @ss", "$hit @ss"),
+        ("standard no letter to digit", Standard, "б з", "б з"),
+        ("standard keeps symbols", Standard, "© € ∀ ★", "© € ∀ ★"),
+        ("standard keeps emoji", Standard, "free 😀🎉", "free 😀🎉"),
+        ("standard chinese", Standard, "免费 中文 口 日", "免费 中文 口 日"),
+        ("standard japanese", Standard, "ひらがな カタカナ が", "ひらがな カタカナ が"),
+        ("standard korean", Standard, "한국어", "한국어"),
+        ("standard arabic", Standard, "مرحبا بالعالم", "مرحبا بالعالم"),
+        ("standard hebrew", Standard, "שלום", "שלום"),
+        ("standard devanagari", Standard, "हिन्दी", "हिन्दी"),
+        ("standard thai", Standard, "ภาษาไทย", "ภาษาไทย"),
+        ("standard mixed case script", Standard, "ÇA VA Ω", "ca va w"),
+        ("standard whole cyrillic alphabet", Standard, "Привет", "npnbet"),
+        ("standard space then mark", Standard, "a \u{0301} b", "a b"),
+        // strict
+        ("strict dots", Strict, "f.r.e.e", "fre"),
+        ("strict spaced letters", Strict, "f r e e m o n e y", "fremoney"),
+        ("strict mixed separators", Strict, "f-r_e*e", "fre"),
+        ("strict dot space", Strict, "f. r. e. e", "fre"),
+        ("strict spaced dashes", Strict, "f - r - e - e", "fre"),
+        ("strict inner dot", Strict, "fr.ee", "fre"),
+        ("strict apostrophe", Strict, "don't", "dont"),
+        ("strict repeats", Strict, "freeeee", "fre"),
+        ("strict repeats u", Strict, "fuuuuck", "fuck"),
+        ("strict keyword free", Strict, "free", "fre"),
+        ("strict leet", Strict, "fr33 m0n3y", "fre money"),
+        ("strict leet dollar", Strict, "$hit", "shit"),
+        ("strict leet at", Strict, "@ss", "as"),
+        ("strict leet 1 4 5 7", Strict, "1n 4 5h17", "in a shit"),
+        ("strict ordinary words", Strict, "free money", "fre money"),
+        ("strict two words", Strict, "a cat", "a cat"),
+        ("strict two singles", Strict, "a b", "a b"),
+        ("strict singles inside a sentence", Strict, "get f r e e stuff", "get fre stuf"),
+        ("strict edge punctuation kept", Strict, "(free!)", "(fre!)"),
+        ("strict fullwidth dots", Strict, "Ｆ.Ｒ.Ｅ.Ｅ", "fre"),
+        ("strict zero-width", Strict, "f\u{200B}r\u{200B}e\u{200B}e", "fre"),
+        ("strict cyrillic", Strict, "frее", "fre"),
+        ("strict repeated single", Strict, "ff r e", "fre"),
+        ("strict symbol separators", Strict, "f★r★e★e", "fre"),
+        ("strict keeps cjk", Strict, "免费 的", "免费 的"),
+        ("strict collapses cjk repeats", Strict, "哈哈", "哈"),
+        ("strict keeps emoji gap", Strict, "hi 😀 there", "hi 😀 there"),
+    ];
+
+    #[test]
+    fn cases() {
+        let mut failures = Vec::new();
+        for &(name, level, input, expected) in CASES {
+            let got = normalize(level, input);
+            if got.text() != expected {
+                failures.push(format!("{name} ({}): {input:?} → {:?}, want {expected:?}", level.name(), got.text()));
+            }
+        }
+        assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    }
+
+    /// (name, level, original, needle in the normalized text, expected original substring)
+    const SPANS: &[(&str, Level, &str, &str, &str)] = &[
+        ("strict dots", Strict, "Get f.r.e.e stuff", "fre", "f.r.e.e"),
+        ("strict spaced", Strict, "so f r e e m o n e y!", "fremoney", "f r e e m o n e y"),
+        ("strict repeats", Strict, "freeeee!", "fre", "freeeee"),
+        ("strict leet", Strict, "fr33 m0n3y", "fre money", "fr33 m0n3y"),
+        ("strict last letter of run", Strict, "xfreeeee", "e", "eeeee"),
+        ("standard fullwidth", Standard, "Get Ｆｒｅｅ stuff", "free", "Ｆｒｅｅ"),
+        ("standard cyrillic", Standard, "a frее b", "free", "frее"),
+        ("standard diacritics", Standard, "cafe\u{0301} au lait", "cafe", "cafe\u{0301}"),
+        ("standard ligature half", Standard, "ﬁne", "i", "ﬁ"),
+        ("basic zero-width", Basic, "a f\u{200B}ree b", "free", "f\u{200B}ree"),
+        ("basic whitespace run", Basic, "FREE \t\n MONEY", "free money", "FREE \t\n MONEY"),
+        ("basic space alone", Basic, "a \u{3000} b", " ", " \u{3000} "),
+        ("basic dotted i", Basic, "İstanbul", "stanbul", "stanbul"),
+        ("basic after dotted i", Basic, "İx", "x", "x"),
+        ("none", Raw, "héllo", "é", "é"),
+    ];
+
+    #[test]
+    fn spans() {
+        let mut failures = Vec::new();
+        for &(name, level, original, needle, expected) in SPANS {
+            let n = normalize(level, original);
+            let Some(start) = n.text().find(needle) else {
+                failures.push(format!("{name}: {needle:?} not in {:?}", n.text()));
+                continue;
+            };
+            let (a, b) = n.original_span(start, start + needle.len());
+            let got = original.get(a..b);
+            if got != Some(expected) {
+                failures.push(format!("{name}: {needle:?} in {:?} → {got:?}, want {expected:?}", n.text()));
+            }
+        }
+        assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    }
+
+    #[test]
+    fn reuse_clears_previous_text() {
+        let mut n = Normalized::new();
+        n.normalize_into(Strict, "f r e e m o n e y and much more text");
+        n.normalize_into(Basic, "Hi");
+        assert_eq!(n.text(), "hi");
+        assert_eq!(n.original_span(0, 2), (0, 2));
+        n.normalize_into(Raw, "");
+        assert_eq!(n.text(), "");
+        assert_eq!(n.original_span(0, 1), (0, 0));
+    }
+
+    #[test]
+    fn keywords_match_text() {
+        assert_eq!(normalize_keyword(Strict, "Free Money"), normalize(Strict, "fr33   m0n3y").text());
+        assert_eq!(normalize_keyword(Strict, "free"), normalize(Strict, "F.R.E.E.E").text());
+        assert_eq!(normalize_keyword(Standard, "free"), normalize(Standard, "ƒгее").text());
+    }
+
+    #[test]
+    fn level_names_and_serde() {
+        for level in Level::ALL {
+            let parsed: Level = serde_json::from_str(&format!("\"{}\"", level.name())).unwrap();
+            assert_eq!(parsed, level);
+        }
+        assert_eq!(Level::default(), Standard);
+    }
+
+    /// Every canonical composition's second character must continue a piece, or NFKC of the
+    /// pieces would differ from NFKC of the whole.
+    #[test]
+    fn pieces_hold_every_composition() {
+        let mut missing = Vec::new();
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let mut parts = Vec::new();
+            decompose_canonical(c, |d| parts.push(d));
+            for &part in parts.iter().skip(1) {
+                if !continues_cluster(part) {
+                    missing.push(format!("U+{:04X} in U+{:04X}", part as u32, c as u32));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+
+    /// The shortcuts agree with the full definitions on every character.
+    #[test]
+    fn shortcuts_are_exact() {
+        let mut wrong = Vec::new();
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let mut first = None;
+            decompose_compatible(c, |d| {
+                first.get_or_insert(d);
+            });
+            let combines = |d: char| is_combining_mark(d) || is_composing_letter(d);
+            let full = combines(c) || first.is_some_and(|d| d != c && combines(d));
+            if continues_cluster(c) != full {
+                wrong.push(format!("continues_cluster U+{:04X}", c as u32));
+            }
+            if is_word_char(c) != (c.is_alphanumeric() || is_combining_mark(c)) {
+                wrong.push(format!("is_word_char U+{:04X}", c as u32));
+            }
+            if is_inert(c) {
+                let mut sink_text = String::new();
+                let mut sink_origin = Vec::new();
+                let mut sink = Sink { text: &mut sink_text, origin: &mut sink_origin, in_space: false };
+                let inert = !is_ignorable(c)
+                    && !full
+                    && is_nfkc_quick(iter::once(c)) == IsNormalized::Yes
+                    && folds_to_itself(c)
+                    && !c.is_whitespace()
+                    && is_word_char(c)
+                    && leet(c) == c
+                    && !latin_skeleton(canonical_base(c), &mut sink, (0, 0));
+                if !inert {
+                    wrong.push(format!("is_inert U+{:04X}", c as u32));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:?}");
+    }
+
+    /// Each character alone, at each level: no panic, idempotent.
+    #[test]
+    fn every_char_is_stable() {
+        let mut failures = Vec::new();
+        let mut n = Normalized::new();
+        let mut again = Normalized::new();
+        let mut buf = String::new();
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            buf.clear();
+            buf.push(c);
+            for level in [Basic, Standard, Strict] {
+                n.normalize_into(level, &buf);
+                again.normalize_into(level, n.text());
+                if again.text() != n.text() && failures.len() < 50 {
+                    failures.push(format!(
+                        "U+{:04X} at {}: {:?} → {:?}",
+                        c as u32,
+                        level.name(),
+                        n.text(),
+                        again.text()
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    fn tricky_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            4 => prop::sample::select(
+                "aAbeEfFiIlmnoOrsStxyz0134579@$.-_*,'`~|+/\\:; \t\n!?()".chars().collect::<Vec<_>>()
+            ),
+            2 => prop::sample::select(
+                "аеорсхАЕОРСХбзиπσςΣßẞİıøæＦｒｅ𝐟𝐫ⓕ🅵ᴇꜰ©€★😀中文口日한ㄱㅏｶﾞ\u{1100}\u{1161}\u{11A8}가ำمرשׁहि"
+                    .chars()
+                    .collect::<Vec<_>>()
+            ),
+            2 => prop::sample::select(
+                "\u{0301}\u{0308}\u{0307}\u{0327}\u{0334}\u{0345}\u{05C1}\u{093F}\u{094D}\u{0BBE}\u{3099}\u{20E3}\u{16D67}\u{16D63}"
+                    .chars()
+                    .collect::<Vec<_>>()
+            ),
+            2 => prop::sample::select(
+                "\u{200B}\u{200C}\u{200D}\u{200E}\u{202E}\u{2066}\u{2060}\u{FEFF}\u{00AD}\u{180E}\u{FE0F}\u{E0100}\u{061C}\u{00A0}\u{3000}\u{2028}\u{0085}"
+                    .chars()
+                    .collect::<Vec<_>>()
+            ),
+            1 => any::<char>(),
+        ]
+    }
+
+    fn tricky_string() -> impl Strategy<Value = String> {
+        prop::collection::vec(tricky_char(), 0..40).prop_map(|v| v.into_iter().collect())
+    }
+
+    fn check(original: &str) -> Result<(), TestCaseError> {
+        for level in Level::ALL {
+            let n = normalize(level, original);
+            let text = n.text();
+            let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+            for (k, &a) in bounds.iter().enumerate() {
+                for &b in &bounds[k + 1..] {
+                    let (s, e) = n.original_span(a, b);
+                    prop_assert!(s <= e && e <= original.len(), "{level:?} {a}..{b} → {s}..{e}");
+                    prop_assert!(
+                        original.is_char_boundary(s) && original.is_char_boundary(e),
+                        "{level:?} {a}..{b} → {s}..{e} not on boundaries"
+                    );
+                }
+            }
+            let once = normalize_keyword(level, original);
+            prop_assert_eq!(&once, text);
+            let twice = normalize_keyword(level, &once);
+            prop_assert_eq!(&twice, &once, "{:?} not idempotent on {:?}", level, original);
+        }
+        Ok(())
+    }
+
+    /// 2000 cases unless `PROPTEST_CASES` says otherwise.
+    fn config() -> ProptestConfig {
+        let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+        ProptestConfig::with_cases(cases)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn arbitrary_text(original in "\\PC*") {
+            check(&original)?;
+        }
+
+        #[test]
+        fn tricky_text(original in tricky_string()) {
+            check(&original)?;
+        }
+
+        /// Few distinct characters, so separators, single letters and repeats meet often.
+        #[test]
+        fn small_alphabet(original in "[aAb1$é .\\-\u{0301}\u{200B}ㅏ]{0,14}") {
+            check(&original)?;
+        }
+    }
 }

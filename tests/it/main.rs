@@ -1,4 +1,6 @@
 //! Black-box tests, built into one test binary: the CLI on fixture folders, the HTTP service on
 //! a real server, hot reload by editing real files.
 
+mod cli;
+mod engine_props;
 mod support;
