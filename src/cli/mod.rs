@@ -1,8 +1,11 @@
 //! The command line (INTERFACE.md §7): one file per subcommand. Values are validated by clap
 //! before any work; errors come back as one line with context (anyhow) and an exit code.
 
+mod bench;
 mod check;
+mod jsonl;
 pub mod eval;
+mod replay;
 mod test;
 
 use std::path::PathBuf;
@@ -32,6 +35,10 @@ pub enum Command {
     Test(RulesArg),
     /// Decide one message and explain why.
     Eval(eval::EvalArgs),
+    /// Run recorded messages through the rules; with --against, show what a change would change.
+    Replay(replay::ReplayArgs),
+    /// Time the evaluation of each message in process.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +55,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Replay(args) => replay::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }
 

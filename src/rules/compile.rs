@@ -452,8 +452,10 @@ impl Compiler {
 
 /// At `strict`, a multi-word keyword also matches with its spaces removed, because strict
 /// normalization joins spaced-out letters (`f r e e m o n e y` → `freemoney`).
+/// The joined form is normalized again so letter runs meeting at the join collapse as they do
+/// in text (`big gun` → `bigun`, like `b i g g u n`).
 fn spaceless_variant(level: Level, normalized: &str) -> Option<String> {
-    (level == Level::Strict && normalized.contains(' ')).then(|| normalized.replace(' ', ""))
+    (level == Level::Strict && normalized.contains(' ')).then(|| normalize_keyword(level, &normalized.replace(' ', "")))
 }
 
 /// The `*.toml` files under `dir`, recursively, sorted by path. Names starting with `.` are

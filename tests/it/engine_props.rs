@@ -185,12 +185,13 @@ fn occurrences<'a>(text: &'a str, needle: &'a str) -> impl Iterator<Item = usize
     text.char_indices().map(|(i, _)| i).filter(move |&i| text[i..].starts_with(needle))
 }
 
-/// A normalized keyword or phrase, plus at `strict` its form without spaces.
+/// A normalized keyword or phrase, plus at `strict` its form without spaces (normalized again, so
+/// letter runs meeting at the join collapse as they would in text).
 fn with_spaceless(level: Level, phrase: &str) -> Vec<String> {
     let normalized = normalize_keyword(level, phrase);
     let mut out = vec![normalized.clone()];
     if level == Level::Strict && normalized.contains(' ') {
-        out.push(normalized.replace(' ', ""));
+        out.push(normalize_keyword(level, &normalized.replace(' ', "")));
     }
     out
 }

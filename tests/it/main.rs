@@ -1,6 +1,8 @@
 //! Black-box tests, built into one test binary: the CLI on fixture folders, the HTTP service on
 //! a real server, hot reload by editing real files.
 
+mod bench_cli;
 mod cli;
 mod engine_props;
+mod replay;
 mod support;

@@ -1,0 +1,570 @@
+//! `inflight replay`: run recorded messages through a rules folder and summarize the decisions;
+//! with `--against`, run them through a second folder too and show every message whose answer
+//! would change (INTERFACE.md §7).
+//!
+//! The input is streamed (see [`super::jsonl`] for the line shapes): one line in memory at a time,
+//! so a day of traffic replays in constant memory apart from the reported errors and differences.
+//!
+//! Choices the contract leaves open:
+//! - `messages` counts the lines evaluated. A webhook body with another trigger than
+//!   `before_message` is not evaluated and not counted; the human report names how many there
+//!   were, and `--json` says it on stderr so stdout stays the documented object.
+//! - `rules` counts messages (not spans) each rule hit, shadow hits included, and lists every
+//!   rule of `--rules`, those that never hit with 0.
+//! - Two answers differ when anything but `ruleset` differs. `rules_added` / `rules_removed`
+//!   compare the enforced rules that hit (a drop answer does not name them, the decision does).
+//! - `summary` splits the differences: `newly_dropped` (not a drop before, a drop after),
+//!   `newly_allowed` (not `{}` before, `{}` after), `changed` (every other difference), so the
+//!   three add up to the number of differences.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::jsonl::{Entry, Input, LineError, parse_line};
+use super::load_rules;
+use crate::protocol::MessageView;
+use crate::rules::eval::Answer;
+use crate::rules::{Decision, Mode, Ruleset, Verdict};
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The rules folder.
+    #[arg(long, env = "INFLIGHT_RULES", default_value = "rules")]
+    pub rules: PathBuf,
+    /// A second rules folder: show every message whose answer would differ under it.
+    #[arg(long, value_name = "DIR")]
+    pub against: Option<PathBuf>,
+    /// Print one JSON report instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// JSON lines to replay (`-` reads stdin).
+    pub file: PathBuf,
+}
+
+/// How many errors the human report lists before saying how many more there are.
+const ERRORS_SHOWN: usize = 20;
+
+pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let before = load_rules(&args.rules)?;
+    let after = match &args.against {
+        Some(dir) => Some(load_rules(dir)?),
+        None => None,
+    };
+    let mut input = Input::open(&args.file)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+
+    let mut before_tally = Tally::new(&before.ruleset);
+    let mut after_tally = after.as_ref().map(|a| Tally::new(&a.ruleset));
+    let mut report = Report::default();
+    while let Some((line, text)) = input.next_line().with_context(|| format!("cannot read {}", args.file.display()))? {
+        let msg = match text.and_then(parse_line) {
+            Ok(Entry::Message(msg)) => msg,
+            Ok(Entry::NotEvaluated(trigger)) => {
+                *report.not_evaluated.entry(trigger.as_deref().unwrap_or("(none)").to_owned()).or_default() += 1;
+                continue;
+            }
+            Err(error) => {
+                report.errors.push(LineError { line, error });
+                continue;
+            }
+        };
+        report.messages += 1;
+        let old = before.ruleset.evaluate(&msg);
+        before_tally.count(&old);
+        if let Some(tally) = after_tally.as_mut() {
+            let new = tally.ruleset.evaluate(&msg);
+            tally.count(&new);
+            if !same_answer(&old, &new) {
+                let diff = Difference::new(line, &old, &new);
+                report.summary.count(&diff);
+                if args.json {
+                    report.differences.push(diff.to_json(&old, &new));
+                } else {
+                    out.write_all(diff.describe(&msg, &old, &new).as_bytes())?;
+                }
+            }
+        }
+    }
+
+    if args.json {
+        if !report.not_evaluated.is_empty() {
+            eprintln!(
+                "note: {} line(s) with a trigger other than before_message were not evaluated ({})",
+                report.not_evaluated.values().sum::<u64>(),
+                report.triggers()
+            );
+        }
+        serde_json::to_writer(&mut out, &report.to_json(&before_tally, after_tally.is_some()))?;
+        writeln!(out)?;
+    } else {
+        let sources = Sources { file: &args.file, rules: &args.rules, against: args.against.as_deref() };
+        out.write_all(report.describe(&sources, &before_tally, after_tally.as_ref()).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Decisions by action and messages hit by rule, for one rule set.
+struct Tally<'r> {
+    ruleset: &'r Ruleset,
+    /// Rule id → position in `ruleset.rules()`.
+    index: HashMap<&'r str, usize>,
+    /// allow, tag, drop.
+    actions: [u64; 3],
+    hits: Vec<u64>,
+}
+
+impl<'r> Tally<'r> {
+    fn new(ruleset: &'r Ruleset) -> Self {
+        let index = ruleset.rules().iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+        Tally { ruleset, index, actions: [0; 3], hits: vec![0; ruleset.rules().len()] }
+    }
+
+    fn count(&mut self, decision: &Decision<'_>) {
+        self.actions[verdict_index(decision.verdict)] += 1;
+        for hit in &decision.hits {
+            if let Some(count) = self.index.get(hit.rule.id.as_str()).and_then(|&i| self.hits.get_mut(i)) {
+                *count += 1;
+            }
+        }
+    }
+
+    fn hits_of(&self, id: &str) -> Option<u64> {
+        self.index.get(id).and_then(|&i| self.hits.get(i)).copied()
+    }
+
+    fn mode_of(&self, id: &str) -> Option<Mode> {
+        self.index.get(id).and_then(|&i| self.ruleset.rules().get(i)).map(|r| r.mode)
+    }
+}
+
+fn verdict_index(v: Verdict) -> usize {
+    match v {
+        Verdict::Allow => 0,
+        Verdict::Tag => 1,
+        Verdict::Drop => 2,
+    }
+}
+
+/// Whether two decisions answer the same, `ruleset` aside. Only two tag answers need building.
+fn same_answer(a: &Decision<'_>, b: &Decision<'_>) -> bool {
+    if a.verdict != b.verdict {
+        return false;
+    }
+    if a.verdict != Verdict::Tag {
+        return true;
+    }
+    match (a.answer(), b.answer()) {
+        (Answer::Tag(x), Answer::Tag(y)) => {
+            x.score == y.score
+                && x.tags == y.tags
+                && x.rules == y.rules
+                && x.masked_text == y.masked_text
+                && x.matches.len() == y.matches.len()
+                && x.matches.iter().zip(&y.matches).all(|(m, n)| {
+                    (m.rule, m.field, m.index, m.start, m.end, m.text)
+                        == (n.rule, n.field, n.index, n.start, n.end, n.text)
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Enforced rule ids that hit, sorted.
+fn enforced_ids<'a>(d: &'a Decision<'_>) -> Vec<&'a str> {
+    let mut ids: Vec<&str> = d.enforced().map(|h| h.rule.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// One message whose answer differs.
+struct Difference {
+    line: usize,
+    before: Verdict,
+    after: Verdict,
+    rules_added: Vec<String>,
+    rules_removed: Vec<String>,
+}
+
+impl Difference {
+    fn new(line: usize, old: &Decision<'_>, new: &Decision<'_>) -> Self {
+        let (was, now) = (enforced_ids(old), enforced_ids(new));
+        let only = |a: &[&str], b: &[&str]| -> Vec<String> {
+            a.iter().filter(|id| b.binary_search(id).is_err()).map(|id| (*id).to_owned()).collect()
+        };
+        Difference {
+            line,
+            before: old.verdict,
+            after: new.verdict,
+            rules_added: only(&now, &was),
+            rules_removed: only(&was, &now),
+        }
+    }
+
+    fn to_json(&self, old: &Decision<'_>, new: &Decision<'_>) -> DifferenceJson {
+        DifferenceJson {
+            line: self.line,
+            before: raw_answer(old),
+            after: raw_answer(new),
+            rules_added: self.rules_added.clone(),
+            rules_removed: self.rules_removed.clone(),
+        }
+    }
+
+    /// The human lines for one difference: where, what was said, both answers, the rule change.
+    fn describe(&self, msg: &MessageView<'_>, old: &Decision<'_>, new: &Decision<'_>) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "line {}  {}", self.line, abbreviate(msg.text.as_deref(), 72));
+        let (was, now) = (digest(old), digest(new));
+        if was == now {
+            // Same verdict, score, tags and words: the difference is in a position or field.
+            let _ = writeln!(s, "    before  {}", String::from_utf8_lossy(&old.answer_json()));
+            let _ = writeln!(s, "    after   {}", String::from_utf8_lossy(&new.answer_json()));
+        } else {
+            let _ = writeln!(s, "    before  {was}");
+            let _ = writeln!(s, "    after   {now}");
+        }
+        if !self.rules_added.is_empty() || !self.rules_removed.is_empty() {
+            let added = self.rules_added.iter().map(|r| format!("+{r}"));
+            let removed = self.rules_removed.iter().map(|r| format!("-{r}"));
+            let _ = writeln!(s, "    rules   {}", added.chain(removed).collect::<Vec<_>>().join(" "));
+        }
+        s
+    }
+}
+
+/// A one-line account of a decision: verdict, score, tags, enforced rules, matched words.
+fn digest(d: &Decision<'_>) -> String {
+    let mut s = format!("{:<5}", d.verdict.name());
+    if d.verdict == Verdict::Allow {
+        return s.trim_end().to_owned();
+    }
+    let _ = write!(s, " score {}", d.score);
+    let mut tags: Vec<&str> = d.enforced().flat_map(|h| h.rule.tags.iter().map(String::as_str)).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    if !tags.is_empty() {
+        let _ = write!(s, "  tags {}", tags.join(", "));
+    }
+    let _ = write!(s, "  rules {}", enforced_ids(d).join(", "));
+    let words: Vec<String> = d.enforced().flat_map(|h| h.spans.iter().map(|m| format!("{:?}", m.text))).collect();
+    let shown = words.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    let more = if words.len() > 5 { format!(" and {} more", words.len() - 5) } else { String::new() };
+    let _ = write!(s, "  matched {shown}{more}");
+    if d.masked_text.is_some() {
+        s.push_str("  (masked)");
+    }
+    s
+}
+
+/// The text quoted on one line, cut to `max` characters.
+fn abbreviate(text: Option<&str>, max: usize) -> String {
+    let Some(text) = text else { return "(no text)".to_owned() };
+    let mut cut: String = text.chars().take(max).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    format!("{cut:?}")
+}
+
+fn raw_answer(d: &Decision<'_>) -> Box<RawValue> {
+    // `answer_json` is serde_json output, hence valid UTF-8 JSON; `{}` is a fallback never taken.
+    String::from_utf8(d.answer_json())
+        .ok()
+        .and_then(|s| RawValue::from_string(s).ok())
+        .unwrap_or_else(|| RawValue::from_string("{}".to_owned()).unwrap_or_default())
+}
+
+#[derive(Default)]
+struct Report {
+    messages: u64,
+    /// Lines not evaluated, by trigger.
+    not_evaluated: BTreeMap<String, u64>,
+    errors: Vec<LineError>,
+    differences: Vec<DifferenceJson>,
+    summary: Summary,
+}
+
+#[derive(Default, Serialize)]
+struct Summary {
+    newly_dropped: u64,
+    newly_allowed: u64,
+    changed: u64,
+}
+
+impl Summary {
+    fn count(&mut self, d: &Difference) {
+        if d.after == Verdict::Drop && d.before != Verdict::Drop {
+            self.newly_dropped += 1;
+        } else if d.after == Verdict::Allow && d.before != Verdict::Allow {
+            self.newly_allowed += 1;
+        } else {
+            self.changed += 1;
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.newly_dropped + self.newly_allowed + self.changed
+    }
+}
+
+/// `--json`: the object of INTERFACE.md §7.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    messages: u64,
+    errors: Vec<ErrorJson<'a>>,
+    actions: ActionsJson,
+    rules: BTreeMap<&'a str, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    differences: Option<&'a [DifferenceJson]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'a Summary>,
+}
+
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    line: usize,
+    error: &'a str,
+}
+
+#[derive(Serialize)]
+struct ActionsJson {
+    allow: u64,
+    tag: u64,
+    drop: u64,
+}
+
+#[derive(Serialize)]
+struct DifferenceJson {
+    line: usize,
+    before: Box<RawValue>,
+    after: Box<RawValue>,
+    rules_added: Vec<String>,
+    rules_removed: Vec<String>,
+}
+
+/// Where the report's inputs came from, for its header.
+struct Sources<'a> {
+    file: &'a Path,
+    rules: &'a Path,
+    against: Option<&'a Path>,
+}
+
+impl Report {
+    /// `after_message 2, message_delivery_receipt 1`.
+    fn triggers(&self) -> String {
+        self.not_evaluated.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", ")
+    }
+
+    fn to_json<'a>(&'a self, tally: &'a Tally<'_>, compared: bool) -> ReportJson<'a> {
+        let [allow, tag, drop] = tally.actions;
+        ReportJson {
+            messages: self.messages,
+            errors: self.errors.iter().map(|e| ErrorJson { line: e.line, error: &e.error }).collect(),
+            actions: ActionsJson { allow, tag, drop },
+            rules: tally.ruleset.rules().iter().zip(&tally.hits).map(|(r, &n)| (r.id.as_str(), n)).collect(),
+            differences: compared.then_some(self.differences.as_slice()),
+            summary: compared.then_some(&self.summary),
+        }
+    }
+
+    /// The human summary: inputs, decisions by action, hits by rule, differences, errors.
+    fn describe(&self, sources: &Sources<'_>, before: &Tally<'_>, after: Option<&Tally<'_>>) -> String {
+        let mut s = String::new();
+        if after.is_some() && self.summary.total() > 0 {
+            s.push('\n');
+        }
+        let set = |t: &Tally<'_>, dir: &Path| {
+            format!("{} (ruleset {}, {} rules)", dir.display(), t.ruleset.hash(), t.ruleset.rules().len())
+        };
+        let _ = writeln!(s, "rules     {}", set(before, sources.rules));
+        if let (Some(t), Some(dir)) = (after, sources.against) {
+            let _ = writeln!(s, "against   {}", set(t, dir));
+        }
+        let _ = write!(
+            s,
+            "input     {}: {} messages, {} errors",
+            sources.file.display(),
+            thousands(self.messages),
+            thousands(self.errors.len() as u64)
+        );
+        if !self.not_evaluated.is_empty() {
+            let n = self.not_evaluated.values().sum();
+            let _ = write!(s, ", {} not evaluated (trigger {})", thousands(n), self.triggers());
+        }
+        s.push_str("\n\n");
+
+        s.push_str(&actions_table(self.messages, before, after));
+        s.push('\n');
+        s.push_str(&rules_table(before, after));
+
+        if after.is_some() {
+            let sum = &self.summary;
+            let _ = writeln!(
+                s,
+                "\ndifferences: {} messages answered differently (newly dropped {}, newly allowed {}, otherwise changed {})",
+                thousands(sum.total()),
+                thousands(sum.newly_dropped),
+                thousands(sum.newly_allowed),
+                thousands(sum.changed)
+            );
+        }
+        if !self.errors.is_empty() {
+            let _ = writeln!(s, "\nerrors (lines skipped):");
+            for e in self.errors.iter().take(ERRORS_SHOWN) {
+                let _ = writeln!(s, "  {e}");
+            }
+            if self.errors.len() > ERRORS_SHOWN {
+                let _ = writeln!(s, "  … and {} more (--json lists all)", self.errors.len() - ERRORS_SHOWN);
+            }
+        }
+        s
+    }
+}
+
+fn actions_table(messages: u64, before: &Tally<'_>, after: Option<&Tally<'_>>) -> String {
+    let mut s = String::new();
+    let pct = |n: u64| if messages == 0 { 0.0 } else { n as f64 * 100.0 / messages as f64 };
+    match after {
+        None => {
+            let _ = writeln!(s, "decisions");
+            for (name, n) in ["allow", "tag", "drop"].iter().zip(before.actions) {
+                let _ = writeln!(s, "  {name:<8}{:>12}  {:>5.1}%", thousands(n), pct(n));
+            }
+        }
+        Some(after) => {
+            let _ = writeln!(s, "decisions {:>12}  {:>12}", "before", "after");
+            for ((name, b), a) in ["allow", "tag", "drop"].iter().zip(before.actions).zip(after.actions) {
+                let _ = writeln!(s, "  {name:<8}{:>12}  {:>12}", thousands(b), thousands(a));
+            }
+        }
+    }
+    s
+}
+
+/// Messages hit per rule, most hit first; rules that never hit are named on one line.
+fn rules_table(before: &Tally<'_>, after: Option<&Tally<'_>>) -> String {
+    struct Row<'a> {
+        id: &'a str,
+        mode: String,
+        before: Option<u64>,
+        after: Option<u64>,
+    }
+    let mut ids: Vec<&str> = before.ruleset.rules().iter().map(|r| r.id.as_str()).collect();
+    if let Some(after) = after {
+        ids.extend(after.ruleset.rules().iter().map(|r| r.id.as_str()).filter(|id| !before.index.contains_key(id)));
+    }
+    let mut rows: Vec<Row<'_>> = ids
+        .into_iter()
+        .map(|id| {
+            let (old, new) = (before.mode_of(id), after.and_then(|a| a.mode_of(id)));
+            let mode = match (old, new) {
+                (Some(o), Some(n)) if o != n => format!("{}→{}", o.name(), n.name()),
+                (Some(m), _) | (None, Some(m)) => m.name().to_owned(),
+                (None, None) => String::new(),
+            };
+            Row { id, mode, before: before.hits_of(id), after: after.and_then(|a| a.hits_of(id)) }
+        })
+        .collect();
+    let (hit, never): (Vec<Row<'_>>, Vec<Row<'_>>) =
+        rows.drain(..).partition(|r| r.before.unwrap_or(0) > 0 || r.after.unwrap_or(0) > 0);
+    let mut hit = hit;
+    hit.sort_by(|a, b| {
+        (b.before.unwrap_or(0), b.after.unwrap_or(0))
+            .cmp(&(a.before.unwrap_or(0), a.after.unwrap_or(0)))
+            .then(a.id.cmp(b.id))
+    });
+
+    let mut s = String::new();
+    let width = hit.iter().map(|r| r.id.chars().count()).max().unwrap_or(0).max(20);
+    let count = |n: Option<u64>| n.map_or("-".to_owned(), thousands);
+    if after.is_some() {
+        let _ = writeln!(s, "hits by rule (messages; shadow included)");
+        let _ = writeln!(s, "  {:<width$}  {:<15} {:>10}  {:>10}", "rule", "mode", "before", "after");
+    } else {
+        let _ = writeln!(s, "hits by rule (messages; shadow included)");
+        let _ = writeln!(s, "  {:<width$}  {:<15} {:>10}", "rule", "mode", "hits");
+    }
+    if hit.is_empty() {
+        let _ = writeln!(s, "  (no rule hit)");
+    }
+    for r in &hit {
+        let _ = write!(s, "  {:<width$}  {:<15} {:>10}", r.id, r.mode, count(r.before));
+        if after.is_some() {
+            let _ = write!(s, "  {:>10}", count(r.after));
+        }
+        s.push('\n');
+    }
+    if !never.is_empty() {
+        let names: Vec<&str> = never.iter().map(|r| r.id).collect();
+        let _ = writeln!(s, "never hit: {}", names.join(", "));
+    }
+    s
+}
+
+/// `1234567` → `1,234,567`.
+pub(super) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        let cases = [(0, "0"), (999, "999"), (1000, "1,000"), (123_456, "123,456"), (1_234_567, "1,234,567")];
+        for (n, want) in cases {
+            assert_eq!(thousands(n), want);
+        }
+    }
+
+    #[test]
+    fn abbreviate_cuts_by_characters() {
+        let cases = [
+            (None, 5, "(no text)"),
+            (Some("short"), 5, "\"short\""),
+            (Some("longer text"), 6, "\"longer…\""),
+            (Some("ééééééé"), 3, "\"ééé…\""),
+            (Some("a\nb"), 5, "\"a\\nb\""),
+        ];
+        for (text, max, want) in cases {
+            assert_eq!(abbreviate(text, max), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn summary_partitions_differences() {
+        let cases = [
+            (Verdict::Allow, Verdict::Drop, [1, 0, 0]),
+            (Verdict::Tag, Verdict::Drop, [1, 0, 0]),
+            (Verdict::Tag, Verdict::Allow, [0, 1, 0]),
+            (Verdict::Drop, Verdict::Allow, [0, 1, 0]),
+            (Verdict::Allow, Verdict::Tag, [0, 0, 1]),
+            (Verdict::Drop, Verdict::Tag, [0, 0, 1]),
+            (Verdict::Tag, Verdict::Tag, [0, 0, 1]),
+        ];
+        for (before, after, want) in cases {
+            let mut sum = Summary::default();
+            sum.count(&Difference { line: 1, before, after, rules_added: vec![], rules_removed: vec![] });
+            assert_eq!([sum.newly_dropped, sum.newly_allowed, sum.changed], want, "{before:?} → {after:?}");
+        }
+    }
+}

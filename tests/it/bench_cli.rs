@@ -1,0 +1,88 @@
+//! `inflight bench` on a temporary rule folder: the report's shape and sanity, not its speed.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::support::{inflight, rules_dir, stderr, stdout, write};
+
+const RULES: &str = r#"
+[[rule]]
+id = "t.spam"
+keywords = ["free crypto", "airdrop"]
+score = 40
+tags = ["spam"]
+"#;
+
+const MESSAGES: &str = r#"{"text":"hello there"}
+{"text":"free crypto for all"}
+{"trigger":"before_message","data":{"receiverType":"group","data":{"text":"claim the airdrop"}}}
+{"receiverType":"user","data":{"text":"just a message object"}}
+
+{"text":"the last one"}
+"#;
+
+fn bench(dir: &tempfile::TempDir, extra: &[&str]) -> std::process::Output {
+    let rules = dir.path().join("rules");
+    let file = dir.path().join("messages.jsonl");
+    inflight()
+        .arg("bench")
+        .arg("--rules")
+        .arg(&rules)
+        .args(["--seconds", "0.05"])
+        .args(extra)
+        .arg(&file)
+        .output()
+        .expect("inflight runs")
+}
+
+fn setup(messages: &str) -> tempfile::TempDir {
+    let dir = rules_dir(&[("rules/t.toml", RULES)]);
+    write(dir.path(), "messages.jsonl", messages);
+    dir
+}
+
+#[test]
+fn json_report_has_exactly_the_documented_keys_and_sane_values() {
+    let dir = setup(MESSAGES);
+    let out = bench(&dir, &["--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("one JSON object");
+    let keys: BTreeSet<&str> = report.as_object().expect("object").keys().map(String::as_str).collect();
+    assert_eq!(keys, BTreeSet::from(["messages", "messages_per_sec", "p50_ns", "p99_ns", "max_ns"]));
+    assert_eq!(report["messages"], 5, "every non-blank line is a message");
+    let rate = report["messages_per_sec"].as_f64().expect("a number");
+    assert!(rate > 0.0 && rate.is_finite(), "{report}");
+    let [p50, p99, max] = ["p50_ns", "p99_ns", "max_ns"].map(|k| report[k].as_u64().expect("integer ns"));
+    assert!(p50 <= p99 && p99 <= max, "{report}");
+    assert!(max > 0, "{report}");
+}
+
+#[test]
+fn human_report_names_throughput_and_percentiles() {
+    let dir = setup(MESSAGES);
+    let out = bench(&dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for want in ["messages/s", "p50", "p99", "max", "5 from"] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+}
+
+#[test]
+fn bad_lines_are_reported_and_left_out() {
+    let dir = setup("{\"text\":\"free crypto\"}\nnot json\n{\"trigger\":\"after_message\"}\n{\"text\":\"ok\"}\n");
+    let out = bench(&dir, &["--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(report["messages"], 2);
+    assert!(stderr(&out).contains(":2: not valid JSON"), "{}", stderr(&out));
+}
+
+#[test]
+fn no_message_to_time_exits_2() {
+    let dir = setup("\n\nnot json\n");
+    let out = bench(&dir, &["--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no message"), "{}", stderr(&out));
+}
