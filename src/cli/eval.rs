@@ -127,12 +127,12 @@ pub fn explain(ruleset: &Ruleset, msg: &MessageView<'_>, decision: &Decision<'_>
         let r = hit.rule;
         let _ = writeln!(
             out,
-            "  {} [{}] score {} tags [{}] action {:?} ({}:{})",
+            "  {} [{}] score {} tags [{}] action {} ({}:{})",
             r.id,
             r.mode.name(),
             r.score,
             r.tags.join(", "),
-            r.action,
+            r.action.name(),
             r.file.display(),
             r.position.line
         );

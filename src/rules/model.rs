@@ -149,6 +149,16 @@ pub enum RuleAction {
     Mask,
 }
 
+impl RuleAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleAction::Tag => "tag",
+            RuleAction::Drop => "drop",
+            RuleAction::Mask => "mask",
+        }
+    }
+}
+
 /// `enforce` changes answers; `shadow` is evaluated and counted but never changes an answer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

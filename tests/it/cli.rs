@@ -278,7 +278,7 @@ fn eval_explains_hits_score_and_decision() {
         "  basic     \"hello friends, call 555 1234\"",
         // Rule, mode, score, tags, action, where it is defined.
         &format!(
-            "  chat.greeting [enforce] score 5 tags [greeting] action Tag ({}:10)",
+            "  chat.greeting [enforce] score 5 tags [greeting] action tag ({}:10)",
             dir.join("chat.toml").display()
         ),
         // The span in the original text, the original words, and the pattern that found them.

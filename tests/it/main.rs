@@ -4,5 +4,6 @@
 mod bench_cli;
 mod cli;
 mod engine_props;
+mod props;
 mod replay;
 mod support;
