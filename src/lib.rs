@@ -16,3 +16,4 @@ pub mod error;
 pub mod protocol;
 pub mod reload;
 pub mod rules;
+pub mod server;

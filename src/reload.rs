@@ -69,6 +69,13 @@ impl LiveRules {
         self.current.load_full()
     }
 
+    /// The rule set serving now, for the request path: unlike `current`, this does not touch the
+    /// shared reference count, which would bounce between cores under load. Hold it only while
+    /// deciding one request (not across an `.await`).
+    pub fn guard(&self) -> arc_swap::Guard<Option<Arc<Ruleset>>> {
+        self.current.load()
+    }
+
     pub fn status(&self) -> ReloadStatus {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
@@ -154,8 +161,9 @@ pub fn spawn_watcher(
 ) -> std::io::Result<ReloadHandle> {
     let (tx, rx) = std::sync::mpsc::channel::<Trigger>();
     let handle = ReloadHandle { tx: tx.clone() };
+    // The watch is set up before this returns, so an edit made right after start is seen.
+    let mut watch = FolderWatch::new(live.dir().to_path_buf(), debounce, tx);
     std::thread::Builder::new().name("inflight-reload".into()).spawn(move || {
-        let mut watch = FolderWatch::new(live.dir().to_path_buf(), debounce, tx);
         loop {
             // While the folder is missing, look for it again now and then; a reload is due
             // when it comes back.
@@ -193,7 +201,9 @@ fn run_reload(live: &LiveRules, trigger: Trigger) -> ReloadReport {
 
 fn earliest(a: Trigger, b: Trigger) -> Trigger {
     match (a, b) {
-        (Trigger::Files { first_event: x }, Trigger::Files { first_event: y }) => Trigger::Files { first_event: x.min(y) },
+        (Trigger::Files { first_event: x }, Trigger::Files { first_event: y }) => {
+            Trigger::Files { first_event: x.min(y) }
+        }
         (files @ Trigger::Files { .. }, Trigger::Signal) | (Trigger::Signal, files @ Trigger::Files { .. }) => files,
         (Trigger::Signal, Trigger::Signal) => Trigger::Signal,
     }

@@ -3,9 +3,10 @@
 
 mod bench;
 mod check;
-mod jsonl;
 pub mod eval;
+mod jsonl;
 mod replay;
+mod serve;
 mod test;
 
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ pub enum Command {
     Test(RulesArg),
     /// Decide one message and explain why.
     Eval(eval::EvalArgs),
+    /// Serve the CometChat webhook.
+    Serve(serve::ServeArgs),
     /// Run recorded messages through the rules; with --against, show what a change would change.
     Replay(replay::ReplayArgs),
     /// Time the evaluation of each message in process.
@@ -55,6 +58,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Bench(args) => bench::run(&args),
     }

@@ -41,6 +41,12 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
             return Err(LoadError(vec![Diagnostic::error(dir, Position::default(), None, message)]));
         }
     };
+    if files.is_empty() {
+        // Almost always a mistake (a wrong path, a volume not mounted yet, a sync half done);
+        // serving an empty rule set would silently allow everything.
+        let message = "no rule packs (*.toml) in the rules folder";
+        return Err(LoadError(vec![Diagnostic::error(dir, Position::default(), None, message)]));
+    }
     let mut hasher = Fnv::new();
     let mut sources = Vec::new();
     for path in &files {

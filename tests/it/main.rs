@@ -4,6 +4,8 @@
 mod bench_cli;
 mod cli;
 mod engine_props;
+mod http;
 mod props;
+mod reload;
 mod replay;
 mod support;

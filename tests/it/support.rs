@@ -2,8 +2,15 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
 
 /// The `inflight` binary built for this test run.
 pub fn inflight() -> Command {
@@ -65,4 +72,127 @@ pub fn write(dir: &Path, name: &str, content: &str) {
         std::fs::create_dir_all(parent).expect("create parent");
     }
     std::fs::write(path, content).expect("write file");
+}
+
+// The `inflight serve` binary
+
+/// `inflight serve` running, its address learned from the start-up line on stderr.
+pub struct ServeProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl ServeProcess {
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> ServeProcess {
+        let mut command = inflight();
+        command.arg("serve");
+        if !args.contains(&"--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
+        command.args(["--workers", "2"]).args(args);
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("inflight starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        // Keeps reading after start-up so the child never blocks on a full pipe.
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let addr = listening_addr(&line);
+                {
+                    let mut log = sink.lock().expect("log");
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                if let Some(addr) = addr {
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => ServeProcess { child, addr, log },
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no 'listening on' line; stderr:\n{}", log.lock().expect("log"));
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; true when it exited with status 0.
+    pub fn wait(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Let the reader thread take the last lines.
+                thread::sleep(Duration::from_millis(100));
+                return status.success();
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        panic!("inflight serve did not stop; stderr:\n{}", self.log());
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `… listening on 127.0.0.1:PORT …` → the address.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let rest = &line[line.find("listening on ")? + "listening on ".len()..];
+    let end = rest.find(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+pub fn before_message(text: &str) -> Vec<u8> {
+    let body = json!({
+        "trigger": "before_message",
+        "data": {"sender": "u1", "receiver": "g1", "receiverType": "group", "category": "message", "type": "text",
+                 "data": {"text": text}},
+        "appId": "app",
+        "webhook": "hook",
+    });
+    serde_json::to_vec(&body).expect("json")
+}
+
+/// What the library decides for `body`: the answer `inflight serve` must send.
+pub fn library_answer(rules: &std::path::Path, body: &[u8]) -> String {
+    let loaded = inflight::rules::load_dir(rules).expect("rules load");
+    let request = inflight::protocol::parse_request(body).expect("body parses");
+    if !request.is_before_message() {
+        return "{}".into();
+    }
+    String::from_utf8(loaded.ruleset.evaluate(&request.message).answer_json()).expect("utf-8 answer")
 }
