@@ -182,12 +182,27 @@ struct Line<'a> {
     sender: Option<&'a str>,
     receiver: Option<&'a str>,
     receiver_type: Option<&'a str>,
+    // What `when` / `unless` can test, so `inflight replay` decides a logged message as the
+    // service did. Beyond the fields INTERFACE.md §7 names; omitted when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sender_role: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<&'a str>,
     ruleset: &'a str,
     answer: &'a serde_json::value::RawValue,
     hits: Vec<LineHit<'a>>,
     eval_ns: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<&'a str>,
+    /// Attachment names are content too: logged only with the text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -240,11 +255,21 @@ pub fn format_line(
         sender: msg.sender.as_deref(),
         receiver: msg.receiver.as_deref(),
         receiver_type: msg.receiver_type.as_deref(),
+        sender_role: msg.sender_role.as_deref(),
+        category: msg.category.as_deref(),
+        kind: msg.kind.as_deref(),
+        conversation: msg.conversation.as_deref(),
+        parent: msg.parent.as_deref(),
         ruleset: decision.ruleset.hash(),
         answer: &answer_raw,
         hits,
         eval_ns,
         text: if log_text { msg.text.as_deref() } else { None },
+        attachments: if log_text {
+            msg.attachments.iter().filter_map(|a| a.name.as_deref()).collect()
+        } else {
+            Vec::new()
+        },
     };
     serde_json::to_vec(&line).unwrap_or_default()
 }

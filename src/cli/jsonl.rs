@@ -7,8 +7,9 @@
 //!    `before_message` is evaluated; any other trigger is [`Entry::NotEvaluated`], as the service
 //!    acknowledges it with `{}` without matching.
 //! 2. `answer` or `eval_ns`: a decision-log line written by `inflight serve --decision-log`. It
-//!    must carry `text` (logged only with `--log-text`), else the line is an error. Its `sender`,
-//!    `receiver`, `receiver_type`, `app_id` and `webhook` become the message's.
+//!    must carry `text` (logged only with `--log-text`), else the line is an error. Its flat
+//!    keys (those of 3. below: `sender`, `sender_role`, `receiver`, `receiver_type`, `category`,
+//!    `type`, `app_id`, `webhook`, `conversation`, `parent`, `attachments`) become the message's.
 //! 3. `text`: a flat message in rule-file terms, the keys of a `[[case]]` message: `text`,
 //!    `sender`, `sender_role`, `receiver`, `receiver_type`, `category`, `type`, `app_id`,
 //!    `webhook`, `conversation`, `parent`, `attachments` (a list of names), `metadata` (an object).

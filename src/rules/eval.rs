@@ -225,7 +225,7 @@ impl Ruleset {
         }
         normalized.normalize_into(matcher.level, original);
         raw.clear();
-        matcher.search(normalized, wants, raw);
+        matcher.search(normalized.text(), wants, raw);
         if raw.is_empty() {
             return;
         }
@@ -408,28 +408,30 @@ impl<'m> FieldStrings<'m> {
 
     /// Calls `f(index, string)` for each string of `field`, in order.
     fn for_each(&self, field: Field, mut f: impl FnMut(usize, &str)) {
-        let strings: &[&str] = match field {
-            Field::Text => {
-                if let Some(text) = self.msg.text.as_deref() {
-                    f(0, text);
+        let strings: &[&str] =
+            match field {
+                Field::Text => {
+                    if let Some(text) = self.msg.text.as_deref() {
+                        f(0, text);
+                    }
+                    return;
                 }
-                return;
-            }
-            Field::AttachmentNames => self
-                .attachment_names
-                .get_or_init(|| self.msg.attachments.iter().filter_map(|a| a.name.as_deref()).collect()),
-            Field::Urls => self.urls.get_or_init(|| {
-                let in_text = self.msg.text.as_deref().into_iter().flat_map(|t| {
-                    URL.as_ref().into_iter().flat_map(move |re| re.find_iter(t).map(|m| m.as_str()))
-                });
-                in_text.chain(self.msg.attachments.iter().filter_map(|a| a.url.as_deref())).collect()
-            }),
-            Field::Metadata => {
-                let strings = self.metadata.get_or_init(|| self.msg.metadata.strings());
-                strings.iter().enumerate().for_each(|(i, s)| f(i, s));
-                return;
-            }
-        };
+                Field::AttachmentNames => self
+                    .attachment_names
+                    .get_or_init(|| self.msg.attachments.iter().filter_map(|a| a.name.as_deref()).collect()),
+                Field::Urls => self.urls.get_or_init(|| {
+                    let in_text =
+                        self.msg.text.as_deref().into_iter().flat_map(|t| {
+                            URL.as_ref().into_iter().flat_map(move |re| re.find_iter(t).map(|m| m.as_str()))
+                        });
+                    in_text.chain(self.msg.attachments.iter().filter_map(|a| a.url.as_deref())).collect()
+                }),
+                Field::Metadata => {
+                    let strings = self.metadata.get_or_init(|| self.msg.metadata.strings());
+                    strings.iter().enumerate().for_each(|(i, s)| f(i, s));
+                    return;
+                }
+            };
         strings.iter().enumerate().for_each(|(i, s)| f(i, s));
     }
 }
