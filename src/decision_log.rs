@@ -137,6 +137,8 @@ fn open_append(path: &Path) -> std::io::Result<File> {
 
 fn write_lines(path: PathBuf, file: File, rx: Receiver<Command>, counters: &Counters) {
     let mut out = BufWriter::new(file);
+    // Lines handed to the buffer but not yet known to be on disk.
+    let mut pending = 0u64;
     // Block for the next command, then drain whatever else is queued before flushing, so a busy
     // service writes in large batches and an idle one still gets each line out promptly.
     while let Ok(first) = rx.recv() {
@@ -146,31 +148,44 @@ fn write_lines(path: PathBuf, file: File, rx: Receiver<Command>, counters: &Coun
                 Command::Line(mut line) => {
                     line.push(b'\n');
                     if out.write_all(&line).is_ok() {
-                        counters.written.fetch_add(1, Ordering::Relaxed);
+                        pending += 1;
                     } else {
                         counters.write_errors.fetch_add(1, Ordering::Relaxed);
                         counters.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 Command::Reopen => {
-                    let _ = out.flush();
+                    out = settle(out, &mut pending, counters);
                     match open_append(&path) {
                         Ok(f) => out = BufWriter::new(f),
                         Err(e) => tracing::error!(path = %path.display(), error = %e, "cannot reopen decision log"),
                     }
                 }
                 Command::Flush(done) => {
-                    let _ = out.flush();
+                    out = settle(out, &mut pending, counters);
                     let _ = done.try_send(());
                 }
             }
             next = rx.try_recv().ok();
         }
-        if out.flush().is_err() {
-            counters.write_errors.fetch_add(1, Ordering::Relaxed);
-        }
+        out = settle(out, &mut pending, counters);
     }
-    let _ = out.flush();
+    settle(out, &mut pending, counters);
+}
+
+/// Flushes, then counts the pending lines as written, or as dropped when the flush failed. A
+/// failed flush leaves its bytes in the buffer; they are discarded, or every later line would
+/// queue up behind them.
+fn settle(mut out: BufWriter<File>, pending: &mut u64, counters: &Counters) -> BufWriter<File> {
+    let lines = std::mem::take(pending);
+    if out.flush().is_ok() {
+        counters.written.fetch_add(lines, Ordering::Relaxed);
+        return out;
+    }
+    counters.write_errors.fetch_add(1, Ordering::Relaxed);
+    counters.dropped.fetch_add(lines, Ordering::Relaxed);
+    let (file, _unwritten) = out.into_parts();
+    BufWriter::new(file)
 }
 
 /// One decision-log line (INTERFACE.md §7).
@@ -330,6 +345,18 @@ mod tests {
         assert_eq!(lines[42], "{\"n\":42}");
         assert_eq!(log.written(), 100);
         assert_eq!(log.dropped(), 0);
+    }
+
+    #[test]
+    fn lines_that_cannot_be_written_are_counted_as_dropped() {
+        // /dev/full accepts the open and fails every write with "no space left on device".
+        let log = DecisionLog::open(Path::new("/dev/full")).unwrap();
+        for i in 0..10 {
+            assert!(log.record(format!("{{\"n\":{i}}}").into_bytes()), "queued");
+        }
+        assert!(log.flush(Duration::from_secs(5)));
+        assert_eq!((log.written(), log.dropped()), (0, 10));
+        assert!(log.write_errors() >= 1);
     }
 
     #[test]

@@ -28,6 +28,19 @@ pub struct DecisionRecord<'a> {
 /// leave the message text out unless it was built with `--log-text`.
 pub trait DecisionSink: Send + Sync + std::fmt::Debug {
     fn record(&self, record: &DecisionRecord<'_>);
+
+    /// Lines written so far, and lines lost (the queue was full, or the write failed), for
+    /// `/metrics`: a lost line is counted, never silent.
+    fn counts(&self) -> SinkCounts {
+        SinkCounts::default()
+    }
+}
+
+/// What a sink has done with the decisions it was given.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SinkCounts {
+    pub written: u64,
+    pub dropped: u64,
 }
 
 /// The decision log file as a sink: the line is formatted on the request thread and queued for
@@ -54,5 +67,9 @@ impl DecisionSink for DecisionLogSink {
         let eval_ns = u64::try_from(r.eval.as_nanos()).unwrap_or(u64::MAX);
         // A full queue drops the line and counts it (`DecisionLog::dropped`).
         self.log.record(format_line(r.message, r.decision, r.answer, eval_ns, self.log_text, r.at));
+    }
+
+    fn counts(&self) -> SinkCounts {
+        SinkCounts { written: self.log.written(), dropped: self.log.dropped() }
     }
 }

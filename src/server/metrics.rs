@@ -165,6 +165,8 @@ pub struct Metrics {
     rules: IntGauge,
     keywords: IntGauge,
     loaded_at: Gauge,
+    /// Decision-log lines by result: written, dropped (queue full or write failed).
+    decision_log_lines: [IntCounter; 2],
 }
 
 /// One counter per rule of a rule set, labelled with the rule's id and mode.
@@ -238,6 +240,15 @@ impl Metrics {
         let loaded_at =
             Gauge::new("inflight_ruleset_loaded_at_seconds", "When the rule set serving was loaded, Unix seconds")?;
 
+        let decision_log_vec = IntCounterVec::new(
+            Opts::new("inflight_decision_log_lines_total", "Decision-log lines by result (written, dropped)"),
+            &["result"],
+        )?;
+        let decision_log_lines = [
+            decision_log_vec.get_metric_with_label_values(&["written"])?,
+            decision_log_vec.get_metric_with_label_values(&["dropped"])?,
+        ];
+        registry.register(Box::new(decision_log_vec))?;
         registry.register(Box::new(requests_vec))?;
         registry.register(Box::new(decisions_vec))?;
         registry.register(Box::new(rule_hits.clone()))?;
@@ -266,7 +277,19 @@ impl Metrics {
             rules,
             keywords,
             loaded_at,
+            decision_log_lines,
         })
+    }
+
+    /// Brings the decision-log counters up to the sink's own counts (read on each scrape: the
+    /// writer thread counts with atomics and knows nothing of metrics).
+    pub fn observe_decision_log(&self, counts: super::SinkCounts) {
+        for (counter, now) in self.decision_log_lines.iter().zip([counts.written, counts.dropped]) {
+            let seen = counter.get();
+            if now > seen {
+                counter.inc_by(now - seen);
+            }
+        }
     }
 
     /// The registry, for a component that adds its own metrics (the decision log, say).

@@ -25,7 +25,7 @@ use actix_web::{App, HttpServer, web};
 use tracing::info;
 
 pub use auth::BasicAuth;
-pub use decisions::{DecisionLogSink, DecisionRecord, DecisionSink};
+pub use decisions::{DecisionLogSink, DecisionRecord, DecisionSink, SinkCounts};
 pub use metrics::Metrics;
 
 use crate::reload::LiveRules;

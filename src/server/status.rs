@@ -50,6 +50,9 @@ pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// so they follow reloads whoever made them.
 pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.observe_ruleset(state.live.current().as_deref());
+    if let Some(sink) = &state.decisions {
+        state.metrics.observe_decision_log(sink.counts());
+    }
     match state.metrics.encode() {
         Ok(text) => HttpResponse::Ok().insert_header((header::CONTENT_TYPE, METRICS_CONTENT_TYPE)).body(text),
         Err(e) => {

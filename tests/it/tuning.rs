@@ -130,6 +130,9 @@ fn the_decision_log_holds_what_was_answered_and_replays_exactly() {
         .find(|l| l.starts_with("inflight_rule_hits_total") && l.contains(r#"rule="t.trial""#) && l.contains("shadow"))
         .unwrap_or_else(|| panic!("no shadow hit counter:\n{metrics}"));
     assert_eq!(shadow_hits.rsplit(' ').next(), Some("48"), "{shadow_hits}");
+    // Lost decision-log lines would be counted here; none are lost at this load.
+    assert!(metrics.contains(r#"inflight_decision_log_lines_total{result="dropped"} 0"#), "{metrics}");
+    assert!(metrics.contains(r#"inflight_decision_log_lines_total{result="written"}"#), "{metrics}");
 
     // One line per request, each holding exactly the answer sent.
     let log = std::fs::read_to_string(&log_path).expect("decision log");
