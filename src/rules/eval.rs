@@ -225,7 +225,7 @@ impl Ruleset {
         }
         normalized.normalize_into(matcher.level, original);
         raw.clear();
-        matcher.search(normalized.text(), wants, raw);
+        matcher.search(normalized, wants, raw);
         if raw.is_empty() {
             return;
         }

@@ -13,7 +13,7 @@ use regex_automata::{Input, PatternSet};
 use regex_syntax::hir::{Hir, HirKind, Look};
 
 use super::model::{Field, MatchMode};
-use super::normalize::{Level, is_word_char};
+use super::normalize::{Level, Normalized, is_word_char};
 
 /// Which rules own a keyword pattern, and how they spelled it.
 #[derive(Debug)]
@@ -153,16 +153,17 @@ impl LevelBuilder {
 }
 
 impl LevelMatcher {
-    /// Finds every keyword and regex occurrence in `text` (already normalized at this level) for
-    /// the rules `wants` accepts, appending them to `out`. Keyword hits are checked against their
-    /// rule's match mode here, on the normalized text.
-    pub fn search(&self, text: &str, wants: &dyn Fn(u32) -> bool, out: &mut Vec<RawHit>) {
+    /// Finds every keyword and regex occurrence in `normalized` (text normalized at this level)
+    /// for the rules `wants` accepts, appending them to `out`. Keyword hits are checked against
+    /// their rule's match mode here, on the normalized text and its soft boundaries.
+    pub fn search(&self, normalized: &Normalized, wants: &dyn Fn(u32) -> bool, out: &mut Vec<RawHit>) {
+        let text = normalized.text();
         if let Some(ac) = &self.keywords {
             for m in ac.find_overlapping_iter(text) {
                 let pattern = m.pattern().as_usize();
                 let Some(owners) = self.keyword_owners.get(pattern) else { continue };
                 for (i, owner) in owners.iter().enumerate() {
-                    if wants(owner.rule) && mode_holds(owner.mode, text, m.start(), m.end()) {
+                    if wants(owner.rule) && mode_holds(owner.mode, normalized, m.start(), m.end()) {
                         out.push(RawHit {
                             rule: owner.rule,
                             start: m.start(),
@@ -213,15 +214,26 @@ impl LevelMatcher {
     }
 }
 
-/// Whether a keyword occurrence at `[start, end)` of `text` sits as its mode requires.
-pub(crate) fn mode_holds(mode: MatchMode, text: &str, start: usize, end: usize) -> bool {
-    let before_is_word = || text.get(..start).and_then(|s| s.chars().next_back()).is_some_and(is_word_char);
-    let after_is_word = || text.get(end..).and_then(|s| s.chars().next()).is_some_and(is_word_char);
+/// Whether a keyword occurrence at `[start, end)` of the normalized text sits as its mode
+/// requires. A word starts or ends at a non-word character, the text's edge, or a soft boundary:
+/// where `strict` joined spelled-out letters, so the one-letter word in `what a c u n t` (→
+/// `what acunt`) does not hide `cunt`. Accepted with it: `f u c k i n g` holds the word `fuck`,
+/// and `s c u n t h o r p e` spelled letter by letter holds `cunt`; normally written words have
+/// no soft boundaries (normalize.rs module doc).
+pub(crate) fn mode_holds(mode: MatchMode, normalized: &Normalized, start: usize, end: usize) -> bool {
+    let text = normalized.text();
+    let starts_word = || {
+        !text.get(..start).and_then(|s| s.chars().next_back()).is_some_and(is_word_char)
+            || normalized.is_soft_boundary(start)
+    };
+    let ends_word = || {
+        !text.get(end..).and_then(|s| s.chars().next()).is_some_and(is_word_char) || normalized.is_soft_boundary(end)
+    };
     match mode {
         MatchMode::Substring => true,
-        MatchMode::Word => !before_is_word() && !after_is_word(),
-        MatchMode::Prefix => !before_is_word(),
-        MatchMode::Suffix => !after_is_word(),
+        MatchMode::Word => starts_word() && ends_word(),
+        MatchMode::Prefix => starts_word(),
+        MatchMode::Suffix => ends_word(),
     }
 }
 
@@ -253,6 +265,7 @@ fn strip_unicode_word_boundaries(hir: &Hir) -> Hir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::normalize::normalize;
 
     #[test]
     fn modes_are_judged_on_word_characters() {
@@ -269,8 +282,50 @@ mod tests {
             (MatchMode::Word, "écat", 2, 5, false),
         ];
         for (mode, text, s, e, want) in cases {
-            assert_eq!(mode_holds(mode, text, s, e), want, "{mode:?} {text:?} {s}..{e}");
+            assert_eq!(mode_holds(mode, &normalize(Level::None, text), s, e), want, "{mode:?} {text:?} {s}..{e}");
         }
+    }
+
+    /// Strict's soft boundaries count as word boundaries; nothing else changes.
+    #[test]
+    fn soft_boundaries_are_word_boundaries_at_strict() {
+        let cases = [
+            // (mode, original, keyword as normalized, want)
+            (MatchMode::Word, "what a c u n t", "cunt", true),
+            (MatchMode::Word, "you are a f u c k i n g idiot", "fucking", true),
+            (MatchMode::Word, "you are a f u c k i n g idiot", "fuck", true),
+            (MatchMode::Word, "I s h i t you not", "shit", true),
+            (MatchMode::Word, "a s s h o l e", "ashole", true),
+            (MatchMode::Word, "s c u n t h o r p e", "cunt", true),
+            (MatchMode::Word, "Scunthorpe", "cunt", false),
+            (MatchMode::Word, "cocktail", "cock", false),
+            (MatchMode::Word, "what acunt", "cunt", false),
+            (MatchMode::Prefix, "what a c u n t s", "cunt", true),
+            (MatchMode::Prefix, "what acunts", "cunt", false),
+            (MatchMode::Suffix, "a c u n t s x", "cunts", true),
+            (MatchMode::Suffix, "acuntsx", "cunts", false),
+            (MatchMode::Prefix, "s.h.i.t.head", "head", true),
+            (MatchMode::Prefix, "shithead", "head", false),
+        ];
+        for (mode, original, keyword, want) in cases {
+            let n = normalize(Level::Strict, original);
+            let start = n.text().find(keyword).unwrap_or_else(|| panic!("{keyword:?} not in {:?}", n.text()));
+            let got = mode_holds(mode, &n, start, start + keyword.len());
+            assert_eq!(got, want, "{mode:?} {keyword:?} in {original:?} → {:?}", n.text());
+        }
+    }
+
+    #[test]
+    fn search_finds_a_word_after_a_glued_one_letter_word() {
+        let mut b = LevelBuilder::new(Level::Strict);
+        b.add_keyword("cunt".to_owned(), 0, MatchMode::Word, "cunt");
+        let m = b.build().unwrap();
+        let mut out = Vec::new();
+        m.search(&normalize(Level::Strict, "what a c u n t"), &|_| true, &mut out);
+        assert_eq!(out.iter().map(|h| (h.start, h.end)).collect::<Vec<_>>(), [(6, 10)]);
+        out.clear();
+        m.search(&normalize(Level::Strict, "Scunthorpe"), &|_| true, &mut out);
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]
@@ -282,10 +337,10 @@ mod tests {
         b.add_regex(regex, &hir, 0);
         let m = b.build().unwrap();
         let mut out = Vec::new();
-        m.search("это free деньги", &|_| true, &mut out);
+        m.search(&normalize(Level::Basic, "это free деньги"), &|_| true, &mut out);
         assert_eq!(out.len(), 1);
         out.clear();
-        m.search("этоfreeденьги", &|_| true, &mut out);
+        m.search(&normalize(Level::Basic, "этоfreeденьги"), &|_| true, &mut out);
         assert!(out.is_empty(), "\\b must still hold between Cyrillic letters: {out:?}");
     }
 }

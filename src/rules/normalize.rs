@@ -61,6 +61,26 @@
 //!
 //! Every level is idempotent: normalizing normalized text again changes nothing (tested).
 //!
+//! # Soft boundaries (`strict`)
+//!
+//! Joining spelled-out letters can glue a real one-letter word to the word after it: `what a c u
+//! n t` → `what acunt`, `I s h i t you not` → `ishit you not`, and a `word` keyword `cunt` would
+//! then sit inside a longer word. So strict records *soft boundaries*
+//! ([`Normalized::is_soft_boundary`]): wherever at least two words of one letter (once repeats
+//! collapse, as in step 3) follow each other joined by removed gaps, spaced or not (`a c u n t`,
+//! `f.r.e.e`, `f-r_e*e`), the start of each of them and the end of the run. Word, prefix and
+//! suffix modes accept a soft boundary as a word boundary. Consequences, accepted:
+//!
+//! - `a c u n t` holds the word `cunt`; `a s s h o l e` → `ashole` still holds `asshole`.
+//! - `f u c k i n g` → `fucking` also holds the word `fuck`, and `f.u.c.k.ing` too (the run's end
+//!   meets `ing`).
+//! - `s c u n t h o r p e`, spelled letter by letter, holds `cunt`.
+//! - Words written normally (`Scunthorpe`, `assessment`, `cocktail`) have none, nor do gaps
+//!   removed between a longer word and a lone one-letter word (`fr.ee`, `don't`), so nothing
+//!   changes for them.
+//!
+//! `except` phrases and keyword normalization ([`normalize_keyword`]) do not use them.
+//!
 //! # Speed
 //!
 //! ASCII bytes followed by ASCII take a byte path with no decoding; buffers live in
@@ -110,6 +130,8 @@ pub struct Normalized {
     text: String,
     origin: Vec<Origin>,
     original_len: u32,
+    /// Strict's soft boundaries: sorted normalized byte offsets (module doc). Usually empty.
+    soft: Vec<u32>,
     scratch: Scratch,
 }
 
@@ -162,6 +184,7 @@ impl Normalized {
         let original = within_u32(original);
         self.text.clear();
         self.origin.clear();
+        self.soft.clear();
         self.original_len = offset(original.len());
         match level {
             Level::None => self.copy(original),
@@ -172,6 +195,13 @@ impl Normalized {
                 self.strict();
             }
         }
+    }
+
+    /// Whether byte `offset` of the normalized text is a soft boundary: the start or end of a run
+    /// of one-letter words that `strict` joined, or a place inside it where one such word ended
+    /// and the next began (module doc, "Soft boundaries"). Always false below `strict`.
+    pub fn is_soft_boundary(&self, offset: usize) -> bool {
+        !self.soft.is_empty() && u32::try_from(offset).is_ok_and(|o| self.soft.binary_search(&o).is_ok())
     }
 
     /// Maps a byte span `[start, end)` of the normalized text (on char boundaries, start < end)
@@ -329,12 +359,39 @@ impl Normalized {
             run_start = k + 1;
         }
 
-        // Emit what is kept, mapping leetspeak and collapsing repeated letters.
+        // Emit what is kept, mapping leetspeak and collapsing repeated letters, and record the
+        // soft boundaries of runs of one-letter words joined by removed gaps. Removed gaps emit
+        // nothing, so a run ends at the output length when a kept gap or a longer word comes.
         out_text.clear();
         out_origin.clear();
+        let soft = &mut self.soft;
         let origin = self.origin.as_slice();
         let mut prev = ' ';
-        for segment in segments.iter().filter(|s| !s.remove) {
+        let mut joined = false;
+        // One-letter words in the current run, and where its first one starts in the output.
+        let mut run_len = 0u32;
+        let mut run_start = 0u32;
+        for segment in segments.iter() {
+            let here = offset(out_text.len());
+            if !segment.word {
+                joined = segment.remove;
+                if segment.remove {
+                    continue;
+                }
+                end_run(soft, &mut run_len, here);
+            } else if segment.letters == 1 && joined && run_len > 0 {
+                if run_len == 1 {
+                    push_soft(soft, run_start);
+                }
+                push_soft(soft, here);
+                run_len += 1;
+            } else {
+                end_run(soft, &mut run_len, here);
+                if segment.letters == 1 {
+                    run_len = 1;
+                    run_start = here;
+                }
+            }
             let mut at = segment.start;
             while at < segment.end {
                 let Some(raw) = char_at(text, at) else { break };
@@ -358,9 +415,26 @@ impl Normalized {
                 at += len;
             }
         }
+        end_run(soft, &mut run_len, offset(out_text.len()));
         std::mem::swap(&mut self.text, out_text);
         std::mem::swap(&mut self.origin, out_origin);
     }
+}
+
+/// Appends a soft boundary; offsets arrive in order, a repeat (a collapsed letter) is skipped.
+fn push_soft(soft: &mut Vec<u32>, at: u32) {
+    if soft.last() != Some(&at) {
+        soft.push(at);
+    }
+}
+
+/// Closes the current run of one-letter words at `at`: a run of two or more ends with a soft
+/// boundary (its inner ones are already recorded).
+fn end_run(soft: &mut Vec<u32>, run_len: &mut u32, at: u32) {
+    if *run_len >= 2 {
+        push_soft(soft, at);
+    }
+    *run_len = 0;
 }
 
 /// Appends normalized text and its origins, collapsing whitespace runs to one space.
@@ -423,6 +497,12 @@ impl Emitter<'_> {
     fn piece(&mut self, piece: &str, from: Origin, nfkc: &mut String, folded: &mut String) {
         self.drop_marks = true;
         nfkc.clear();
+        if self.skeleton
+            && let Some(letter) = piece.chars().next().and_then(letter_before_nfkc)
+        {
+            self.sink.push_ascii(letter, from);
+            return;
+        }
         let mut chars = piece.chars();
         if let (Some(c), None) = (chars.next(), chars.next()) {
             if is_inert(c) || (is_nfkc_quick(iter::once(c)) == IsNormalized::Yes && folds_to_itself(c)) {
@@ -487,6 +567,20 @@ impl Emitter<'_> {
             self.drop_marks = false;
             self.sink.push(c, from);
         }
+    }
+}
+
+/// Look-alike letters that must be mapped before NFKC, because NFKC turns them into something
+/// else first: lunate sigma `ϲ` (NFKC: `σ`, whose skeleton is `o`), parenthesized letters `⒜`
+/// (NFKC: `(a)`, which splits words apart), and regional indicator letters `🇦` (no NFKC mapping,
+/// no confusable entry).
+fn letter_before_nfkc(c: char) -> Option<u8> {
+    let letter = |first: char| u8::try_from(u32::from(c) - u32::from(first)).ok().map(|i| b'a' + i);
+    match c {
+        '\u{03F2}' | '\u{03F9}' => Some(b'c'),
+        '\u{249C}'..='\u{24B5}' => letter('\u{249C}'),
+        '\u{1F1E6}'..='\u{1F1FF}' => letter('\u{1F1E6}'),
+        _ => None,
     }
 }
 
@@ -691,6 +785,11 @@ mod tests {
         ("none keeps fullwidth", Raw, "Ｆｒｅｅ", "Ｆｒｅｅ"),
         ("none keeps case and spaces", Raw, "FREE   MONEY", "FREE   MONEY"),
         ("none keeps zero-width", Raw, "f\u{200B}ree", "f\u{200B}ree"),
+        // mapped before NFKC, from standard up
+        ("standard lunate sigma", Standard, "fu\u{03F2}k \u{03F9}at", "fuck cat"),
+        ("standard parenthesized letters", Standard, "\u{24A6}\u{24A4}\u{24A7}\u{24A7} you", "kill you"),
+        ("standard regional indicators", Standard, "\u{1F1E9}\u{1F1FA}\u{1F1F2}\u{1F1E7}", "dumb"),
+        ("basic keeps regional indicators", Basic, "\u{1F1EB}\u{1F1F7}", "\u{1F1EB}\u{1F1F7}"),
         // basic
         ("basic fullwidth", Basic, "Ｆｒｅｅ", "free"),
         ("basic math bold", Basic, "𝐟𝐫𝐞𝐞", "free"),
@@ -797,6 +896,7 @@ mod tests {
         ("standard cyrillic", Standard, "a frее b", "free", "frее"),
         ("standard diacritics", Standard, "cafe\u{0301} au lait", "cafe", "cafe\u{0301}"),
         ("standard ligature half", Standard, "ﬁne", "i", "ﬁ"),
+        ("standard regional indicator", Standard, "x \u{1F1E9}\u{1F1FA} y", "du", "\u{1F1E9}\u{1F1FA}"),
         ("basic zero-width", Basic, "a f\u{200B}ree b", "free", "f\u{200B}ree"),
         ("basic whitespace run", Basic, "FREE \t\n MONEY", "free money", "FREE \t\n MONEY"),
         ("basic space alone", Basic, "a \u{3000} b", " ", " \u{3000} "),
@@ -821,6 +921,67 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    }
+
+    /// (name, original, strict text, its soft boundaries)
+    const SOFT: &[(&str, &str, &str, &[u32])] = &[
+        ("one-letter word glued to spaced letters", "what a c u n t", "what acunt", &[5, 6, 7, 8, 9, 10]),
+        ("spaced letters alone", "f u c k this", "fuck this", &[0, 1, 2, 3, 4]),
+        (
+            "run inside a sentence",
+            "you are a f u c k i n g idiot",
+            "you are afucking idiot",
+            &[8, 9, 10, 11, 12, 13, 14, 15, 16],
+        ),
+        ("capital I and leet", "I 5 h 1 t you not", "ishit you not", &[0, 1, 2, 3, 4, 5]),
+        ("collapsed letters share one offset", "a s s h o l e", "ashole", &[0, 1, 2, 3, 4, 5, 6]),
+        ("repeated single", "ff r e", "fre", &[0, 1, 2, 3]),
+        ("dots", "f.r.e.e", "fre", &[0, 1, 2, 3]),
+        ("mixed separators", "f-r_e*e", "fre", &[0, 1, 2, 3]),
+        ("dot space", "so f. r. e. e!", "so fre!", &[3, 4, 5, 6]),
+        ("run meets a longer word", "f.u.c.k.ing", "fucking", &[0, 1, 2, 3, 4]),
+        ("two joined singles", "a.b c", "ab c", &[0, 1, 2]),
+        ("ordinary words", "free money", "fre money", &[]),
+        ("normally written word", "Scunthorpe assessment", "scunthorpe asesment", &[]),
+        ("gap between longer words", "fr.ee", "fre", &[]),
+        ("apostrophe", "don't", "dont", &[]),
+        ("two spaced singles stay apart", "a b", "a b", &[]),
+        ("sentence without runs", "get it, a cat sat.", "get it, a cat sat.", &[]),
+    ];
+
+    #[test]
+    fn soft_boundaries() {
+        let mut failures = Vec::new();
+        let mut n = Normalized::new();
+        for &(name, original, text, want) in SOFT {
+            n.normalize_into(Strict, original);
+            if n.text() != text || n.soft != want {
+                failures.push(format!("{name}: {original:?} → {:?} {:?}, want {text:?} {want:?}", n.text(), n.soft));
+            }
+            for offset in 0..=n.text().len() + 1 {
+                if n.is_soft_boundary(offset) != want.contains(&offset_u32(offset)) {
+                    failures.push(format!("{name}: is_soft_boundary({offset}) disagrees with {want:?}"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    }
+
+    fn offset_u32(i: usize) -> u32 {
+        u32::try_from(i).unwrap()
+    }
+
+    #[test]
+    fn soft_boundaries_only_at_strict_and_cleared_on_reuse() {
+        let mut n = Normalized::new();
+        for level in [Raw, Basic, Standard] {
+            n.normalize_into(level, "what a c u n t");
+            assert!((0..=n.text().len()).all(|o| !n.is_soft_boundary(o)), "{level:?}");
+        }
+        n.normalize_into(Strict, "what a c u n t");
+        assert!(n.is_soft_boundary(6));
+        n.normalize_into(Strict, "what a cunt");
+        assert!((0..=n.text().len()).all(|o| !n.is_soft_boundary(o)), "{:?}", n.soft);
     }
 
     #[test]
@@ -975,6 +1136,10 @@ mod tests {
                     );
                 }
             }
+            // Soft boundaries: strict only, strictly increasing, on char boundaries of the text.
+            prop_assert!(level == Strict || n.soft.is_empty(), "{level:?} {:?}", n.soft);
+            prop_assert!(n.soft.windows(2).all(|w| w[0] < w[1]), "{:?}", n.soft);
+            prop_assert!(n.soft.iter().all(|&o| text.is_char_boundary(o as usize)), "{text:?} {:?}", n.soft);
             let once = normalize_keyword(level, original);
             prop_assert_eq!(&once, text);
             let twice = normalize_keyword(level, &once);

@@ -4,7 +4,8 @@
 //! the service loads them, and evaluated on random texts full of what normalization must handle
 //! (confusables, fullwidth, zero-width and combining characters, leetspeak, punctuation). The
 //! reference evaluates each rule on its own, by plain scanning, from the contract's words: every
-//! occurrence of every normalized keyword whose match mode holds, every non-empty regex match,
+//! occurrence of every normalized keyword whose match mode holds (a word boundary being a
+//! non-word character, the text's edge or one of strict's soft boundaries), every non-empty regex match,
 //! minus hits inside an `except` phrase, then leftmost-longest without overlaps, mapped back to
 //! the original text. Both must report the same rules and the same spans.
 
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use inflight::protocol::MessageView;
-use inflight::rules::normalize::{Level, is_word_char, normalize, normalize_keyword};
+use inflight::rules::normalize::{Level, Normalized, is_word_char, normalize, normalize_keyword};
 use proptest::prelude::*;
 use regex::Regex;
 
@@ -60,6 +61,11 @@ fn token() -> impl Strategy<Value = String> {
         "freeee",
         "f r e e",
         "f.r.e.e",
+        // Spelled-out words, which strict joins to one-letter words next to them.
+        "c a t",
+        "c.a.t",
+        "a s s",
+        "s p a m",
         "money",
         "m0ney",
         "MONEY",
@@ -169,13 +175,16 @@ fn write_rules(specs: &[RuleSpec]) -> String {
 /// (start, end, original text) of each hit, per rule id.
 type Hits = BTreeMap<String, Vec<(usize, usize, String)>>;
 
-fn mode_holds(mode: &str, text: &str, start: usize, end: usize) -> bool {
-    let before = text[..start].chars().next_back().is_some_and(is_word_char);
-    let after = text[end..].chars().next().is_some_and(is_word_char);
+/// A word starts (ends) at the text's edge, after (before) a non-word character, or at a soft
+/// boundary, where strict joined spelled-out letters.
+fn mode_holds(mode: &str, normalized: &Normalized, start: usize, end: usize) -> bool {
+    let text = normalized.text();
+    let starts = !text[..start].chars().next_back().is_some_and(is_word_char) || normalized.is_soft_boundary(start);
+    let ends = !text[end..].chars().next().is_some_and(is_word_char) || normalized.is_soft_boundary(end);
     match mode {
-        "word" => !before && !after,
-        "prefix" => !before,
-        "suffix" => !after,
+        "word" => starts && ends,
+        "prefix" => starts,
+        "suffix" => ends,
         _ => true,
     }
 }
@@ -207,7 +216,7 @@ fn reference(specs: &[RuleSpec], original: &str) -> Hits {
             for pattern in with_spaceless(spec.level, keyword) {
                 for start in occurrences(text, &pattern) {
                     let end = start + pattern.len();
-                    if mode_holds(spec.mode, text, start, end) {
+                    if mode_holds(spec.mode, &normalized, start, end) {
                         hits.push((start, end));
                     }
                 }
@@ -314,6 +323,48 @@ fn known_cases() {
             "get f r e e m o n e y!",
             &[(4, 21, "f r e e m o n e y")],
         ),
+        (
+            // `what acunt` at strict: the one-letter word is glued to the spelled-out one, which
+            // still starts at a soft boundary.
+            "one-letter word before spelled-out letters",
+            spec(&["cunt"], "word", Level::Strict, None),
+            "what a c u n t",
+            &[(7, 14, "c u n t")],
+        ),
+        (
+            "spelled-out word inside a sentence",
+            spec(&["fucking"], "word", Level::Strict, None),
+            "you are a f u c k i n g idiot",
+            &[(10, 23, "f u c k i n g")],
+        ),
+        (
+            "word at the start of a joined run",
+            spec(&["fuck"], "word", Level::Strict, None),
+            "you are a f u c k i n g idiot",
+            &[(10, 17, "f u c k")],
+        ),
+        (
+            "capital I glued to a spelled-out word",
+            spec(&["shit"], "word", Level::Strict, None),
+            "I s h i t you not",
+            &[(2, 9, "s h i t")],
+        ),
+        (
+            "collapsed letters across the run",
+            spec(&["asshole"], "word", Level::Strict, None),
+            "a s s h o l e",
+            &[(0, 13, "a s s h o l e")],
+        ),
+        ("punctuation-joined letters", spec(&["cat"], "prefix", Level::Strict, None), "a.c.a.t.s", &[(2, 7, "c.a.t")]),
+        (
+            "spelled letter by letter, a place name hits (accepted)",
+            spec(&["cunt"], "word", Level::Strict, None),
+            "s c u n t h o r p e",
+            &[(2, 9, "c u n t")],
+        ),
+        ("a place name written normally does not", spec(&["cunt"], "word", Level::Strict, None), "Scunthorpe", &[]),
+        ("a gap between longer words is no soft boundary", spec(&["don"], "word", Level::Strict, None), "don't", &[]),
+        ("soft boundaries are strict only", spec(&["cunt"], "word", Level::Standard, None), "what acunt", &[]),
     ];
     let mut failures = Vec::new();
     for (name, spec, text, want) in cases {

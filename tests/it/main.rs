@@ -4,6 +4,7 @@
 mod bench_cli;
 mod cli;
 mod engine_props;
+mod evasion;
 mod http;
 mod props;
 mod reload;

@@ -1,0 +1,747 @@
+#!/usr/bin/env python3
+"""Generate the adversarial evasion corpus and the rule pack that is measured against it.
+
+Writes, deterministically (fixed seed, Python 3.11 standard library only):
+
+  tests/data/evasion/corpus.tsv           label, technique, target, text (one line per case)
+  tests/data/evasion/rules/evasion.toml   one pack: the targets as keywords, strict, word mode
+
+`tests/it/evasion.rs` reads both and compares inflight with the `rustrict` crate (EVASION.md).
+
+Usage:
+  python3 scripts/gen_evasion_corpus.py          # (re)write the files
+  python3 scripts/gen_evasion_corpus.py --check  # exit 1 if the files are not what this script writes
+
+Corpus lines
+  label      `target` (must be caught), `benign` (ordinary chat) or `trap` (innocent text that
+             contains a target's letters: Scunthorpe, cocktail, who're ...).
+  technique  the evasion applied (`plain`, `leet`, ... or `combo:leet+sep_dot`); for benign and
+             trap lines, the kind of sentence (`chat`, `carrier`, `scunthorpe`, `joined`).
+  target     the keyword the line should hit (empty for benign and trap lines).
+  text       the message: the disguised target embedded in a chat sentence.
+
+Adding a technique
+  Write ONE function decorated with `@technique(NAME, STAGE)` in the "Techniques" section below.
+  It receives the target as a list of *units* (one string per character, `" "` between words)
+  and a `random.Random`, and returns the new unit list. That is all: every target gets
+  VARIANTS lines of it, and it can be named in COMBOS. STAGE orders techniques inside a
+  combination: SHAPE (replace a letter) < MARKS (add to a letter) < REPEAT < INSERT (put
+  something between letters). Keep a unit per original letter until the INSERT stage, so later
+  techniques can still tell letters apart (`is_letter_unit`).
+
+  A technique that `strict` does not claim to undo (INTERFACE.md section 3) also goes into
+  BEYOND_STRICT in tests/it/evasion.rs: it is then reported (marked with a dagger) but kept out
+  of the assertions.
+
+Changing targets, carriers, benign or trap sentences: edit the lists below and rerun; the rule pack
+is regenerated from the same TARGETS so the two never disagree.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Callable
+
+SEED = 20240611
+VARIANTS = 2  # lines per (target, single technique); each combination gets one line per target
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT_DIR = ROOT / "tests" / "data" / "evasion"
+
+# --------------------------------------------------------------------------------------------
+# Targets: what the rule pack lists and what every `target` line hides.
+# --------------------------------------------------------------------------------------------
+
+SPAM_TARGETS = [
+    "free money",
+    "double your bitcoin",
+    "click here",
+    "work from home",
+    "crypto giveaway",
+    "make money fast",
+    "claim your prize",
+    "limited time offer",
+    "buy followers",
+    "cheap viagra",
+    "earn cash",
+    "send bitcoin",
+    "guaranteed profit",
+    "free gift card",
+]
+
+ABUSE_TARGETS = [
+    "fuck",
+    "shit",
+    "bitch",
+    "asshole",
+    "cunt",
+    "dick",
+    "bastard",
+    "slut",
+    "whore",
+    "retard",
+    "kill yourself",
+    "motherfucker",
+    "dickhead",
+    "pussy",
+    "cock",
+    "wanker",
+    "douchebag",
+    "dumbass",
+    "jackass",
+    "piss off",
+]
+
+# `except` phrases for the pack. Only phrases a corpus line needs go here, each with its reason.
+EXCEPT: list[tuple[str, str]] = []
+
+# --------------------------------------------------------------------------------------------
+# Sentences. Carriers hold a target (`{}`); benign and trap lines are written out whole.
+# Carriers are also emitted as benign lines with a neutral word, so a carrier that a filter
+# flags on its own shows up as a false positive instead of inflating recall.
+# --------------------------------------------------------------------------------------------
+
+SPAM_CARRIERS = [
+    "{} - dm me for details",
+    "hey everyone, {} at the link in my bio",
+    "{}!!! only 10 spots left",
+    "check this out: {}",
+    "want {}? message me now",
+    "guys I found a way to {} lol",
+    "{} today, ask me how",
+    "not joking, {} is real",
+]
+
+ABUSE_CARRIERS = [
+    "you {}",
+    "omg {} lol",
+    "shut up {}",
+    "what a {}",
+    "you're a {} and everyone knows it",
+    "{} this game",
+    "ugh, {}.",
+    "honestly {}!!",
+    "reply to me again and I'll say it: {}",
+    "lmao {} 😂",
+]
+
+NEUTRAL_WORDS = ["pancakes", "the weekend", "good luck", "sunshine", "teamwork", "homework"]
+
+BENIGN_CHAT = [
+    "hey, are we still on for lunch tomorrow?",
+    "I'll be there in 10 minutes",
+    "can you send me the slides from today's meeting?",
+    "lol that's hilarious",
+    "good morning everyone!",
+    "does anyone know when the store closes?",
+    "happy birthday!! 🎉🎂",
+    "thanks so much, that really helped",
+    "I'm running late, sorry",
+    "the build is green again, nice work",
+    "who's bringing snacks on Friday?",
+    "my cat knocked my coffee over this morning",
+    "let's move the call to 3:30",
+    "room 101 is booked until noon",
+    "it costs $5 at the cafe downstairs",
+    "see you at 7",
+    "did you watch the game last night?",
+    "I passed my driving test!",
+    "as soon as I get home I'll check",
+    "that's as good as it gets",
+    "we should grab dinner sometime",
+    "the wifi password is on the fridge",
+    "can someone review my PR? it's small",
+    "I need a, b and c from the list",
+    "plan A failed, let's try plan B",
+    "my score was 4 5 6 in the three rounds",
+    "version 2.1.7 fixed the crash",
+    "call me at 555-0173 after 6",
+    "OK",
+    "yes",
+    "nope",
+    "brb",
+    "ttyl",
+    "I love this song so much",
+    "the sunset tonight was amazing",
+    "could you pick up milk on the way?",
+    "what time does the movie start?",
+    "just finished my first marathon 🏃",
+    "good game, well played everyone",
+    "I hate Mondays",
+    "this pizza is the best in town",
+    "I'm so tired today",
+    "where did you park?",
+    "the meeting notes are in the shared drive",
+    "have a safe flight!",
+    "my flight got delayed by 2 hours",
+    "let me know if you need anything",
+    "u up?",
+    "i dunno, maybe later",
+    "congrats on the new job!",
+    "the kids are asleep finally",
+    "it's raining again",
+    "who won the match?",
+    "we're out of coffee",
+    "I'm at the gym, call you after",
+    "he said he'd be late",
+    "she'll call you back",
+    "we'll see",
+    "that was a close one",
+    "I can't believe it's already December",
+    "check the docs at www.example.com/help",
+    "email me at jo@example.com",
+    "¿dónde está la estación?",
+    "très bien, merci",
+    "Schöne Grüße aus München",
+    "привет, как дела?",
+    "спасибо, всё хорошо",
+    "Καλημέρα, τι κάνεις;",
+    "こんにちは、元気ですか？",
+    "你好，今天天气很好",
+    "안녕하세요",
+    "مرحبا كيف حالك",
+    "शुभ प्रभात",
+    "Ｆｕｌｌｗｉｄｔｈ ｔｅｘｔ ｉｓ ｆｉｎｅ",
+    "𝐛𝐨𝐥𝐝 𝐠𝐫𝐞𝐞𝐭𝐢𝐧𝐠𝐬 everyone",
+    "I'm sooooo happy right now",
+    "nooooo way",
+    "h e l l o there",
+    "a.k.a. the boss",
+    "e.g. the second option",
+    "lol 😂😂😂",
+    "👍",
+    "free shipping on orders over $50",
+    "my money is on the blue team",
+    "work is busy this week",
+    "click the blue button to continue",
+    "I'm working from the office today",
+    "her prize-winning cake was delicious",
+    "the offer expires Friday",
+    "time to go home",
+    "he's a bit of a character",
+    "sick beat, bro",
+    "kill the process and restart it",
+    "this bug is killing me",
+    "I'm pissed the bus was late",
+]
+
+# Innocent text that contains a target's letters. `scunthorpe`: a target inside a longer word.
+# `joined`: strict normalization joins the pieces of something innocent.
+TRAPS_SCUNTHORPE = [
+    "I grew up near Scunthorpe",
+    "the assessment is due Monday",
+    "let's grab a cocktail after work",
+    "reading Dickens for class",
+    "my therapist says hi",
+    "shitake mushrooms are the best",
+    "first class tickets were sold out",
+    "the grass is always greener",
+    "he plays bass in a band",
+    "we drove through Sussex",
+    "please sign the document",
+    "Hancock is a good movie",
+    "pushit is my favourite Salt-N-Pepa song",
+    "Matsushita made my old TV",
+    "the train stops at Penistone",
+    "Arsenal won again",
+    "the analysis looks solid",
+    "cumulative totals are at the bottom",
+    "under the circumstances, fine",
+    "I keep a scrapbook",
+    "badminton with a shuttlecock",
+    "a peacock walked across the road",
+    "the pilot left the cockpit",
+    "Emily Dickinson wrote that poem",
+    "fire retardant spray",
+    "a bastardized version of the recipe",
+    "the cockroach is back",
+    "Hitchcock's best film",
+    "we saw a cockatoo at the zoo",
+    "the assassin's creed soundtrack",
+    "I have a passion for cooking",
+    "the embassy is closed today",
+    "old cassette tapes",
+    "stop harassing the cat",
+    "grab a compass",
+    "Cumberland sausages",
+    "a Wankel engine",
+    "Middlesex county",
+    "the cucumber salad",
+    "Shitterton is a village in Dorset",
+    "the dickensian streets of London",
+    "pussycat dolls on the radio",
+    "a basement apartment",
+    "mass transit is faster",
+    "glasses for reading",
+    "her associate called",
+    "the rooster's cockscomb",
+    "I bought a new class ring",
+    "bitcoin price is up today",
+]
+
+TRAPS_JOINED = [
+    "who're you meeting tonight?",
+    "push it to the main branch",
+    "I need to s h i p this by Friday",
+    "Dick's Sporting Goods has a sale",
+    "that's a cock-up, fix it",
+    "the CEO's puss-in-boots costume",
+    "see p.s. below",
+    "b.s. degree in biology",
+    "the c.u.n.y. campus",
+    "S.H.I.E.L.D. agents",
+    "I dunno, c u later",
+]
+
+# --------------------------------------------------------------------------------------------
+# Techniques
+# --------------------------------------------------------------------------------------------
+
+SHAPE, MARKS, REPEAT, INSERT = 1, 2, 3, 4
+
+Units = list[str]
+Technique = Callable[[Units, random.Random], Units]
+
+TECHNIQUES: dict[str, tuple[int, Technique]] = {}
+
+
+def technique(name: str, stage: int) -> Callable[[Technique], Technique]:
+    """Registers a technique under `name`, applied at `stage` inside combinations."""
+
+    def register(fn: Technique) -> Technique:
+        if name in TECHNIQUES:
+            raise ValueError(f"technique {name!r} registered twice")
+        TECHNIQUES[name] = (stage, fn)
+        return fn
+
+    return register
+
+
+def is_letter_unit(unit: str) -> bool:
+    """A unit that still stands for one original letter (not a word break)."""
+    return unit != " "
+
+
+def ascii_letter(unit: str) -> bool:
+    return len(unit) == 1 and unit.isascii() and unit.isalpha()
+
+
+def pick_some(rng: random.Random, indices: list[int], p: float) -> list[int]:
+    """Each index with probability p, and at least one when there is any."""
+    chosen = [i for i in indices if rng.random() < p]
+    if not chosen and indices:
+        chosen = [rng.choice(indices)]
+    return chosen
+
+
+def map_some(units: Units, rng: random.Random, p: float, table: dict[str, list[str]]) -> Units:
+    """Replaces some units found in `table` (by lowercase) with one of their replacements."""
+    out = list(units)
+    eligible = [i for i, u in enumerate(out) if u.lower() in table]
+    for i in pick_some(rng, eligible, p):
+        repl = rng.choice(table[out[i].lower()])
+        out[i] = repl.upper() if out[i].isupper() else repl
+    return out
+
+
+def map_all(units: Units, convert: Callable[[str], str]) -> Units:
+    return [convert(u) if is_letter_unit(u) else u for u in units]
+
+
+def words(units: Units) -> list[Units]:
+    """Splits units at word breaks."""
+    result: list[Units] = [[]]
+    for u in units:
+        if u == " ":
+            result.append([])
+        else:
+            result[-1].append(u)
+    return result
+
+
+def join_letters(units: Units, rng: random.Random, between: Callable[[], str], word_break: Callable[[], str]) -> Units:
+    """Puts `between()` between the letters of each word and `word_break()` between words."""
+    out: Units = []
+    for w, letters in enumerate(words(units)):
+        if w:
+            out.append(word_break())
+        for k, letter in enumerate(letters):
+            if k:
+                out.append(between())
+            out.append(letter)
+    return out
+
+
+@technique("plain", SHAPE)
+def plain(units: Units, rng: random.Random) -> Units:
+    """The target as written: the baseline every filter should catch."""
+    return list(units)
+
+
+@technique("case", SHAPE)
+def case(units: Units, rng: random.Random) -> Units:
+    """UPPER, Title or rAnDoM case."""
+    style = rng.choice(["upper", "title", "random"])
+    if style == "upper":
+        return [u.upper() for u in units]
+    if style == "title":
+        out, start = [], True
+        for u in units:
+            out.append(u.upper() if start else u)
+            start = u == " "
+        return out
+    return [u.upper() if rng.random() < 0.5 else u for u in units]
+
+
+LEET = {"a": ["4", "@"], "e": ["3"], "i": ["1"], "o": ["0"], "s": ["5", "$"], "t": ["7"]}
+
+
+@technique("leet", SHAPE)
+def leet(units: Units, rng: random.Random) -> Units:
+    """Common leetspeak digits and symbols: sh1t, a$$hole, fr33."""
+    return map_some(units, rng, 0.6, LEET)
+
+
+LEET_EXTRA = {"i": ["!", "|"], "l": ["|"], "t": ["+"], "c": ["("], "u": ["v"], "a": ["^"]}
+
+
+@technique("leet_extra", SHAPE)
+def leet_extra(units: Units, rng: random.Random) -> Units:
+    """Less common substitutions beyond the strict list: sh!t, (ock, fvck, ki||."""
+    return map_some(units, rng, 0.6, LEET_EXTRA)
+
+
+@technique("self_censor", SHAPE)
+def self_censor(units: Units, rng: random.Random) -> Units:
+    """One vowel starred out, as people self-censor: f*ck, b*tch."""
+    out = list(units)
+    vowels = [i for i, u in enumerate(out) if u.lower() in "aeiou"]
+    if vowels:
+        out[rng.choice(vowels)] = "*"
+    return out
+
+
+CONFUSABLES = {
+    "a": ["\u0430", "\u03b1"],  # Cyrillic а, Greek α
+    "c": ["\u0441", "\u03f2"],  # Cyrillic с, Greek lunate sigma ϲ
+    "d": ["\u0501"],  # Cyrillic ԁ
+    "e": ["\u0435", "\u0454"],  # Cyrillic е, є
+    "h": ["\u04bb"],  # Cyrillic һ
+    "i": ["\u0456", "\u03b9"],  # Cyrillic і, Greek ι
+    "j": ["\u0458"],  # Cyrillic ј
+    "k": ["\u043a", "\u03ba"],  # Cyrillic к, Greek κ
+    "o": ["\u043e", "\u03bf"],  # Cyrillic о, Greek ο
+    "p": ["\u0440", "\u03c1"],  # Cyrillic р, Greek ρ
+    "s": ["\u0455"],  # Cyrillic ѕ
+    "u": ["\u03c5"],  # Greek υ
+    "v": ["\u03bd"],  # Greek ν
+    "w": ["\u051d"],  # Cyrillic ԝ
+    "x": ["\u0445", "\u03c7"],  # Cyrillic х, Greek χ
+    "y": ["\u0443"],  # Cyrillic у
+}
+
+
+@technique("confusables", SHAPE)
+def confusables(units: Units, rng: random.Random) -> Units:
+    """Cyrillic and Greek look-alikes for some Latin letters."""
+    return map_some(units, rng, 0.5, CONFUSABLES)
+
+
+@technique("fullwidth", SHAPE)
+def fullwidth(units: Units, rng: random.Random) -> Units:
+    """Fullwidth forms (U+FF01..U+FF5E) of every ASCII character."""
+    return map_all(units, lambda u: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in u))
+
+
+MATH_STYLES = [
+    "BOLD",
+    "ITALIC",
+    "BOLD ITALIC",
+    "SCRIPT",
+    "BOLD SCRIPT",
+    "FRAKTUR",
+    "DOUBLE-STRUCK",
+    "BOLD FRAKTUR",
+    "SANS-SERIF",
+    "SANS-SERIF BOLD",
+    "SANS-SERIF ITALIC",
+    "MONOSPACE",
+]
+# Letters that Unicode encodes outside the mathematical block (the "holes").
+MATH_HOLES = {"ITALIC SMALL H": "PLANCK CONSTANT"}
+DIGIT_NAMES = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
+
+
+def styled(prefix: str, style: str, unit: str) -> str:
+    """`unit` in a named Unicode style (`MATHEMATICAL BOLD SMALL A`), or unchanged if none."""
+    if not ascii_letter(unit) and not (len(unit) == 1 and unit.isdigit()):
+        return unit
+    if unit.isdigit():
+        part = f"DIGIT {DIGIT_NAMES[int(unit)]}"
+    else:
+        part = f"{'CAPITAL' if unit.isupper() else 'SMALL'} {unit.upper()}"
+    key = f"{style} {part}".strip()
+    for name in (f"{prefix} {key}".strip(), MATH_HOLES.get(key, ""), key):
+        try:
+            return unicodedata.lookup(name) if name else unit
+        except KeyError:
+            continue
+    return unit
+
+
+@technique("math", SHAPE)
+def math(units: Units, rng: random.Random) -> Units:
+    """Mathematical alphanumerics (𝐛𝐨𝐥𝐝, 𝔣𝔯𝔞𝔨𝔱𝔲𝔯, 𝕕𝕠𝕦𝕓𝕝𝕖 ...), one style per line."""
+    style = rng.choice(MATH_STYLES)
+    return map_all(units, lambda u: styled("MATHEMATICAL", style, u))
+
+
+ENCLOSED_STYLES = [
+    ("CIRCLED LATIN", False),
+    ("PARENTHESIZED LATIN", False),
+    ("SQUARED LATIN", True),
+    ("NEGATIVE CIRCLED LATIN", True),
+    ("NEGATIVE SQUARED LATIN", True),
+    ("REGIONAL INDICATOR SYMBOL", True),
+]
+
+
+@technique("enclosed", SHAPE)
+def enclosed(units: Units, rng: random.Random) -> Units:
+    """Enclosed letters: ⓒⓘⓡⓒⓛⓔⓓ, ⒫⒜⒭⒠⒩, 🅂🅀🅄🄰🅁🄴🄳, 🅝🅔🅖, 🆂🆀, 🇷🇮 regional indicators."""
+    style, capitals_only = rng.choice(ENCLOSED_STYLES)
+
+    def convert(u: str) -> str:
+        if not ascii_letter(u):
+            return u
+        letter = u.upper() if capitals_only else u
+        if style == "REGIONAL INDICATOR SYMBOL":
+            return unicodedata.lookup(f"{style} LETTER {letter.upper()}")
+        kind = "CAPITAL" if letter.isupper() else "SMALL"
+        return unicodedata.lookup(f"{style} {kind} LETTER {letter.upper()}")
+
+    return map_all(units, convert)
+
+
+ACCENTS = ["\u0301", "\u0300", "\u0308", "\u0302", "\u0303", "\u030a", "\u0327", "\u0304", "\u030c"]
+ZALGO = ACCENTS + ["\u0334", "\u0335", "\u0336", "\u0337", "\u0338", "\u0316", "\u0317", "\u0323", "\u0324", "\u036f"]
+
+
+@technique("diacritics", MARKS)
+def diacritics(units: Units, rng: random.Random) -> Units:
+    """Accents on some letters, precomposed (é) where Unicode has it or combining (e + U+0301)."""
+    out = list(units)
+    for i in pick_some(rng, [i for i, u in enumerate(out) if is_letter_unit(u)], 0.5):
+        marked = out[i] + rng.choice(ACCENTS)
+        out[i] = unicodedata.normalize("NFC", marked) if rng.random() < 0.5 else marked
+    return out
+
+
+@technique("zalgo", MARKS)
+def zalgo(units: Units, rng: random.Random) -> Units:
+    """Two to five stacked combining marks on most letters."""
+    out = list(units)
+    for i in pick_some(rng, [i for i, u in enumerate(out) if is_letter_unit(u)], 0.8):
+        out[i] += "".join(rng.choice(ZALGO) for _ in range(rng.randint(2, 5)))
+    return out
+
+
+@technique("repeats", REPEAT)
+def repeats(units: Units, rng: random.Random) -> Units:
+    """Some letters repeated: fuuuuck, freeeee moneyyy."""
+    out: Units = []
+    chosen = set(pick_some(rng, [i for i, u in enumerate(units) if is_letter_unit(u)], 0.35))
+    for i, u in enumerate(units):
+        out.extend([u] * (rng.randint(2, 6) if i in chosen else 1))
+    return out
+
+
+ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
+
+
+@technique("zero_width", INSERT)
+def zero_width(units: Units, rng: random.Random) -> Units:
+    """Invisible characters (ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen) between letters."""
+    return join_letters(units, rng, lambda: rng.choice(ZERO_WIDTH) if rng.random() < 0.8 else "", lambda: " ")
+
+
+def separator_technique(name: str, choices: list[str], word_breaks: list[str], doc: str) -> None:
+    """Registers `name`: separators from `choices` between letters, `word_breaks` between words.
+
+    One word break for the whole line, as people type them (`f.r.e.e m.o.n.e.y` or
+    `f.r.e.e.m.o.n.e.y`, not `d.o.u.b.l.e y.o.u.r.b.i.t.c.o.i.n`); a single-separator technique
+    keeps one separator too, `sep_mixed` draws one for every gap.
+    """
+
+    def sep(units: Units, rng: random.Random) -> Units:
+        mark, word_break = rng.choice(choices), rng.choice(word_breaks)
+        between = (lambda: rng.choice(choices)) if name == "sep_mixed" else (lambda: mark)
+        return join_letters(units, rng, between, lambda: word_break)
+
+    sep.__doc__ = doc
+    technique(name, INSERT)(sep)
+
+
+separator_technique("sep_dot", ["."], [" ", "."], "f.u.c.k, f.r.e.e m.o.n.e.y")
+separator_technique("sep_space", [" "], [" ", "  "], "f u c k, f r e e  m o n e y")
+separator_technique("sep_dash", ["-"], [" ", "-"], "f-u-c-k")
+separator_technique("sep_underscore", ["_"], [" ", "_"], "f_u_c_k")
+separator_technique("sep_asterisk", ["*"], [" ", "*"], "f*u*c*k")
+separator_technique("sep_mixed", [".", "-", "_", "*", "~", ",", "/", "+", "|"], [" ", "  ", "-", "."], "f.u-c_k, f~r/e*e")
+
+
+@technique("split", INSERT)
+def split(units: Units, rng: random.Random) -> Units:
+    """Words broken into pieces by a space or a spaced separator: fu ck, mother fucker, dick. head."""
+    out: Units = []
+    for w, letters in enumerate(words(units)):
+        if w:
+            out.append(" ")
+        cut = rng.randint(1, len(letters) - 1) if len(letters) >= 2 else None
+        for k, letter in enumerate(letters):
+            if k == cut:
+                out.append(rng.choice([" ", " ", ". ", " - ", "  "]))
+            out.append(letter)
+    return out
+
+
+# Combinations: technique names, applied in stage order whatever order they are listed in.
+COMBOS = [
+    ("leet", "sep_dot"),
+    ("leet", "repeats"),
+    ("case", "sep_space"),
+    ("confusables", "repeats"),
+    ("confusables", "zero_width"),
+    ("fullwidth", "sep_dash"),
+    ("math", "sep_mixed"),
+    ("leet", "diacritics"),
+    ("enclosed", "zero_width"),
+    ("case", "leet", "sep_mixed"),
+    ("confusables", "repeats", "sep_dot"),
+    ("math", "repeats", "zero_width"),
+    ("case", "diacritics", "sep_underscore"),
+    ("leet", "confusables", "repeats"),
+]
+
+# --------------------------------------------------------------------------------------------
+# Generation
+# --------------------------------------------------------------------------------------------
+
+
+def apply(names: tuple[str, ...], target: str, rng: random.Random) -> str:
+    units: Units = [" " if c == " " else c for c in target]
+    for name in sorted(names, key=lambda n: TECHNIQUES[n][0]):
+        units = TECHNIQUES[name][1](units, rng)
+    return "".join(units)
+
+
+def clean(text: str) -> str:
+    if any(c in text for c in "\t\n\r"):
+        raise ValueError(f"corpus text may not hold tabs or newlines: {text!r}")
+    return text
+
+
+def corpus() -> list[tuple[str, str, str, str]]:
+    rng = random.Random(SEED)
+    for name in [n for combo in COMBOS for n in combo]:
+        if name not in TECHNIQUES:
+            raise ValueError(f"COMBOS names unknown technique {name!r}")
+    rows: list[tuple[str, str, str, str]] = []
+    seen: set[str] = set()
+
+    def add(label: str, tech: str, target: str, text: str) -> None:
+        if text not in seen:
+            seen.add(text)
+            rows.append((label, tech, target, clean(text)))
+
+    for targets, carriers in ((SPAM_TARGETS, SPAM_CARRIERS), (ABUSE_TARGETS, ABUSE_CARRIERS)):
+        for target in targets:
+            for name in TECHNIQUES:
+                for _ in range(VARIANTS):
+                    disguised = apply((name,), target, rng)
+                    # A technique with nothing to change in this target (leet on "fuck") adds no line.
+                    if disguised != target or name == "plain":
+                        add("target", name, target, rng.choice(carriers).format(disguised))
+            for combo in COMBOS:
+                disguised = apply(combo, target, rng)
+                add("target", "combo:" + "+".join(combo), target, rng.choice(carriers).format(disguised))
+
+    for sentence in BENIGN_CHAT:
+        add("benign", "chat", "", sentence)
+    for carrier in SPAM_CARRIERS + ABUSE_CARRIERS:
+        add("benign", "carrier", "", carrier.format(rng.choice(NEUTRAL_WORDS)))
+    for sentence in TRAPS_SCUNTHORPE:
+        add("trap", "scunthorpe", "", sentence)
+    for sentence in TRAPS_JOINED:
+        add("trap", "joined", "", sentence)
+    return rows
+
+
+def corpus_tsv() -> str:
+    lines = ["label\ttechnique\ttarget\ttext"]
+    lines += ["\t".join(row) for row in corpus()]
+    return "\n".join(lines) + "\n"
+
+
+def toml_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def toml_list(items: list[str], indent: str = "  ") -> str:
+    return "[\n" + "".join(f"{indent}{toml_string(i)},\n" for i in items) + "]"
+
+
+def rules_toml() -> str:
+    except_lines = "".join(f"# except {p!r}: {why}\n" for p, why in EXCEPT) or (
+        "# No `except` phrase: word mode alone keeps every Scunthorpe trap safe. The one trap it flags,\n"
+        "# \"who're\" (strict joins it into \"whore\"), no `except` can fix: the phrase normalizes to the\n"
+        "# keyword itself. See EVASION.md, Limitations.\n"
+    )
+    return (
+        "# GENERATED by scripts/gen_evasion_corpus.py from its TARGETS: edit the script, not this file.\n"
+        "#\n"
+        "# The rule pack measured by tests/it/evasion.rs (EVASION.md): every target as a keyword,\n"
+        "# whole words, at the strictest normalization. inflight's verdict for a corpus line is\n"
+        "# 'caught' when the decision is not Allow.\n"
+        f"{except_lines}"
+        "\n"
+        "[pack]\n"
+        'name = "evasion"\n'
+        'description = "Spam phrases and abuse terms for the evasion-resistance measurement"\n'
+        "\n"
+        "[[rule]]\n"
+        'id = "evasion.spam"\n'
+        f"keywords = {toml_list(SPAM_TARGETS)}\n"
+        'match = "word"\n'
+        'normalize = "strict"\n'
+        'tags = ["spam"]\n'
+        "\n"
+        "[[rule]]\n"
+        'id = "evasion.abuse"\n'
+        f"keywords = {toml_list(ABUSE_TARGETS)}\n"
+        'match = "word"\n'
+        'normalize = "strict"\n'
+        + (f"except = {toml_list([p for p, _ in EXCEPT])}\n" if EXCEPT else "")
+        + 'tags = ["abuse"]\n'
+    )
+
+
+def main() -> int:
+    outputs = {OUT_DIR / "corpus.tsv": corpus_tsv(), OUT_DIR / "rules" / "evasion.toml": rules_toml()}
+    if "--check" in sys.argv[1:]:
+        stale = [p for p, text in outputs.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+        for p in stale:
+            print(f"stale: {p.relative_to(ROOT)} (run scripts/gen_evasion_corpus.py)", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
