@@ -296,9 +296,9 @@ struct Entity<'a> {
 }
 
 /// A string field that reads as absent when it holds something else; numbers become strings
-/// (ids are sometimes sent as numbers).
+/// (ids are sometimes sent as numbers). Also used for the flat lines of `inflight replay`.
 #[derive(Default)]
-struct LenientStr<'a>(Option<Cow<'a, str>>);
+pub struct LenientStr<'a>(pub Option<Cow<'a, str>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -399,7 +399,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
 }
 
 /// A list field that reads as empty when it holds something other than a list.
-struct LenientSeq<T>(Vec<T>);
+pub struct LenientSeq<T>(pub Vec<T>);
 
 impl<T> Default for LenientSeq<T> {
     fn default() -> Self {
