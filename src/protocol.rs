@@ -6,6 +6,10 @@
 //! reads as absent instead of failing the request, because refusing a message CometChat sent would
 //! lose it. Only a body that is not a JSON object at all is refused.
 
+// Crafted input must never panic on the request path (STYLE.md): no unwrap, expect, panic or
+// unchecked indexing here outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;

@@ -2,6 +2,10 @@
 //! `Ruleset` → `eval` (message view → `Decision`). `selftest` runs the examples and cases that
 //! rule files carry.
 
+// Crafted input must never panic on the request path (STYLE.md): no unwrap, expect, panic or
+// unchecked indexing here outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
 pub mod compile;
 pub mod eval;
 pub(crate) mod matcher;
