@@ -22,6 +22,9 @@ pub(crate) struct KeywordOwner {
     pub mode: MatchMode,
     /// The keyword as written in the rule file (for explanations).
     pub source: String,
+    /// A censored variant (`fck` for `fuck`): it hits only where strict removed a symbol
+    /// inside it (`Normalized::removed_inside`).
+    pub censored: bool,
 }
 
 #[derive(Debug)]
@@ -96,16 +99,24 @@ impl LevelBuilder {
     /// Adds a normalized keyword for `rule`. The same rule adding the same pattern twice is
     /// recorded once.
     pub fn add_keyword(&mut self, normalized: String, rule: u32, mode: MatchMode, source: &str) {
+        self.add_variant(normalized, rule, mode, source, false);
+    }
+
+    /// Adds a pattern for `rule`; `censored` patterns hit only where strict removed a symbol.
+    /// The first pattern a rule adds for a text wins, so a rule's own keyword keeps explaining
+    /// itself when a variant of another keyword has the same text.
+    pub fn add_variant(&mut self, normalized: String, rule: u32, mode: MatchMode, source: &str, censored: bool) {
         let next = self.keyword_patterns.len();
         let id = *self.keyword_ids.entry(normalized.clone()).or_insert(next);
         if id == next {
             self.keyword_patterns.push(normalized);
             self.keyword_owners.push(Vec::new());
         }
-        if let Some(owners) = self.keyword_owners.get_mut(id)
-            && !owners.iter().any(|o| o.rule == rule)
-        {
-            owners.push(KeywordOwner { rule, mode, source: source.to_owned() });
+        let Some(owners) = self.keyword_owners.get_mut(id) else { return };
+        match owners.iter_mut().find(|o| o.rule == rule) {
+            // The same text reached plainly too: it hits without a removed symbol.
+            Some(existing) => existing.censored &= censored,
+            None => owners.push(KeywordOwner { rule, mode, source: source.to_owned(), censored }),
         }
     }
 
@@ -163,7 +174,10 @@ impl LevelMatcher {
                 let pattern = m.pattern().as_usize();
                 let Some(owners) = self.keyword_owners.get(pattern) else { continue };
                 for (i, owner) in owners.iter().enumerate() {
-                    if wants(owner.rule) && mode_holds(owner.mode, normalized, m.start(), m.end()) {
+                    if wants(owner.rule)
+                        && mode_holds(owner.mode, normalized, m.start(), m.end())
+                        && (!owner.censored || normalized.removed_inside(m.start(), m.end()))
+                    {
                         out.push(RawHit {
                             rule: owner.rule,
                             start: m.start(),

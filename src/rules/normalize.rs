@@ -132,6 +132,9 @@ pub struct Normalized {
     original_len: u32,
     /// Strict's soft boundaries: sorted normalized byte offsets (module doc). Usually empty.
     soft: Vec<u32>,
+    /// Where strict removed punctuation inside a word (`f*ck` → `fck`: offset 1): sorted
+    /// normalized byte offsets. Usually empty.
+    removed: Vec<u32>,
     scratch: Scratch,
 }
 
@@ -185,6 +188,7 @@ impl Normalized {
         self.text.clear();
         self.origin.clear();
         self.soft.clear();
+        self.removed.clear();
         self.original_len = offset(original.len());
         match level {
             Level::None => self.copy(original),
@@ -202,6 +206,15 @@ impl Normalized {
     /// and the next began (module doc, "Soft boundaries"). Always false below `strict`.
     pub fn is_soft_boundary(&self, offset: usize) -> bool {
         !self.soft.is_empty() && u32::try_from(offset).is_ok_and(|o| self.soft.binary_search(&o).is_ok())
+    }
+
+    /// Whether strict removed punctuation strictly inside the normalized span `[start, end)`:
+    /// what a censored keyword variant (`fck` for `fuck`) needs to count as a hit, so `f*ck`
+    /// matches and a plain `fck` (or `cnt`, "can't") does not. Always false below `strict`.
+    pub fn removed_inside(&self, start: usize, end: usize) -> bool {
+        let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(end)) else { return false };
+        let first_after = self.removed.partition_point(|&o| o <= start);
+        self.removed.get(first_after).is_some_and(|&o| o < end)
     }
 
     /// Maps a byte span `[start, end)` of the normalized text (on char boundaries, start < end)
@@ -365,6 +378,7 @@ impl Normalized {
         out_text.clear();
         out_origin.clear();
         let soft = &mut self.soft;
+        let removed = &mut self.removed;
         let origin = self.origin.as_slice();
         let mut prev = ' ';
         let mut joined = false;
@@ -376,6 +390,9 @@ impl Normalized {
             if !segment.word {
                 joined = segment.remove;
                 if segment.remove {
+                    if !segment.space {
+                        push_soft(removed, here);
+                    }
                     continue;
                 }
                 end_run(soft, &mut run_len, here);
@@ -980,6 +997,12 @@ mod tests {
         }
         n.normalize_into(Strict, "what a c u n t");
         assert!(n.is_soft_boundary(6));
+        // Censored letters: a removed symbol inside a word is recorded where it was.
+        n.normalize_into(Strict, "f*ck that, f u c k");
+        assert_eq!(n.text(), "fck that, fuck");
+        assert!(n.removed_inside(0, 3) && !n.removed_inside(1, 3) && !n.removed_inside(10, 14));
+        n.normalize_into(Standard, "f*ck");
+        assert!(!n.removed_inside(0, 4));
         n.normalize_into(Strict, "what a cunt");
         assert!((0..=n.text().len()).all(|o| !n.is_soft_boundary(o)), "{:?}", n.soft);
     }

@@ -7,13 +7,16 @@
 //! occurrence of every normalized keyword whose match mode holds (a word boundary being a
 //! non-word character, the text's edge or one of strict's soft boundaries), every non-empty regex match,
 //! minus hits inside an `except` phrase, then leftmost-longest without overlaps, mapped back to
-//! the original text. Both must report the same rules and the same spans.
+//! the original text. At `strict`, a word-mode keyword also matches as each of its variants
+//! (`inflight::rules::compile::strict_variants`: `m*ney`, `mo ney`). Both must report the same
+//! rules and the same spans.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use inflight::protocol::MessageView;
+use inflight::rules::compile::strict_variants;
 use inflight::rules::normalize::{Level, Normalized, is_word_char, normalize, normalize_keyword};
 use proptest::prelude::*;
 use regex::Regex;
@@ -69,6 +72,15 @@ fn token() -> impl Strategy<Value = String> {
         "money",
         "m0ney",
         "MONEY",
+        // Strict's variants of word-mode keywords: a starred vowel, `v` for `u`, a split, an
+        // edge symbol.
+        "m*ney",
+        "mo ney",
+        "sp am",
+        "c!sh",
+        "spm",
+        "(ash",
+        "mvney",
         "cat",
         "cats",
         "scat",
@@ -213,10 +225,18 @@ fn reference(specs: &[RuleSpec], original: &str) -> Hits {
         let text = normalized.text();
         let mut hits: Vec<(usize, usize)> = Vec::new();
         for keyword in &spec.keywords {
-            for pattern in with_spaceless(spec.level, keyword) {
+            // (pattern, censored: counts only where strict removed a symbol inside the hit)
+            let mut patterns: Vec<(String, bool)> =
+                with_spaceless(spec.level, keyword).into_iter().map(|p| (p, false)).collect();
+            if spec.level == Level::Strict && spec.mode == "word" {
+                patterns.extend(strict_variants(keyword).into_iter().map(|v| (v.text, v.censored)));
+            }
+            for (pattern, censored) in patterns {
                 for start in occurrences(text, &pattern) {
                     let end = start + pattern.len();
-                    if mode_holds(spec.mode, &normalized, start, end) {
+                    if mode_holds(spec.mode, &normalized, start, end)
+                        && (!censored || normalized.removed_inside(start, end))
+                    {
                         hits.push((start, end));
                     }
                 }
@@ -365,6 +385,15 @@ fn known_cases() {
         ("a place name written normally does not", spec(&["cunt"], "word", Level::Strict, None), "Scunthorpe", &[]),
         ("a gap between longer words is no soft boundary", spec(&["don"], "word", Level::Strict, None), "don't", &[]),
         ("soft boundaries are strict only", spec(&["cunt"], "word", Level::Standard, None), "what acunt", &[]),
+        ("a starred vowel at strict", spec(&["money"], "word", Level::Strict, None), "no m*ney!", &[(3, 8, "m*ney")]),
+        ("a split keyword at strict", spec(&["money"], "word", Level::Strict, None), "mo ney", &[(0, 6, "mo ney")]),
+        ("v for u at strict", spec(&["fuck"], "word", Level::Strict, None), "fvck it", &[(0, 4, "fvck")]),
+        ("a leading ( for c at strict", spec(&["cunt"], "word", Level::Strict, None), "a (unt", &[(2, 6, "(unt")]),
+        ("variants are word mode only", spec(&["money"], "prefix", Level::Strict, None), "m*ney mo ney", &[]),
+        ("no variants below strict", spec(&["money"], "word", Level::Standard, None), "m*ney mo ney", &[]),
+        // `ash` is a common word, so `cash` gets no `(ash`; `dumbass` split as `dumb as` neither.
+        ("a variant that is a common word", spec(&["cash"], "word", Level::Strict, None), "(ash", &[]),
+        ("a split into two common words", spec(&["dumbass"], "word", Level::Strict, None), "as dumb as a rock", &[]),
     ];
     let mut failures = Vec::new();
     for (name, spec, text, want) in cases {

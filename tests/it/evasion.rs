@@ -19,8 +19,11 @@ const COMMAND: &str = "cargo test --test it evasion:: -- --nocapture";
 
 /// Techniques the corpus measures although `strict` does not claim to undo them (INTERFACE.md §3):
 /// a starred-out letter (`f*ck`), substitutions outside its leetspeak list (`sh!t`, `fvck`), and a
-/// word broken by spaces into pieces longer than one letter (`fu ck`). They are reported, marked
-/// with †, and left out of the assertions, which hold inflight to what strict promises.
+/// word broken by spaces into pieces (`fu ck`). They are reported, marked with †, and left out of
+/// the recall assertions, which hold inflight to what strict promises. Strict's keyword variants
+/// (`inflight::rules::compile::strict_variants`) undo only part of them: a vowel left out, `v` for
+/// `u`, an edge vowel starred, a leading `(` for `c`, one split by a plain space into pieces of two
+/// letters or more, all in single-word keywords; rustrict still catches more of each.
 const BEYOND_STRICT: &[&str] = &["self_censor", "leet_extra", "split"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +147,9 @@ struct Report {
     all: Tally,
     benign: Tally,
     scunthorpe: Tally,
+    /// Ordinary words a strict variant would equal without its common-word guard.
+    variant_traps: Tally,
+    collision_traps: Tally,
     traps: Tally,
     false_positives: Tally,
 }
@@ -190,7 +196,10 @@ fn report(lines: &[Line]) -> Report {
     row("**every target line**", &targets);
 
     let benign = Tally::of(lines.iter().filter(|l| l.label == Label::Benign));
-    let scunthorpe = Tally::of(lines.iter().filter(|l| l.label == Label::Trap && l.technique == "scunthorpe"));
+    let trap = |technique: &str| Tally::of(lines.iter().filter(|l| l.label == Label::Trap && l.technique == technique));
+    let scunthorpe = trap("scunthorpe");
+    let variant_traps = trap("variant");
+    let collision_traps = trap("collision");
     let traps = Tally::of(lines.iter().filter(|l| l.label == Label::Trap));
     let false_positives = Tally::of(lines.iter().filter(|l| l.label != Label::Target));
     let _ = writeln!(t, "\nFalse positives (innocent lines flagged):\n");
@@ -212,6 +221,8 @@ fn report(lines: &[Line]) -> Report {
         (Label::Benign, "carrier", "benign: carrier sentences with a neutral word"),
         (Label::Trap, "scunthorpe", "trap: target inside a longer word (Scunthorpe)"),
         (Label::Trap, "joined", "trap: pieces joined by strict normalization"),
+        (Label::Trap, "variant", "trap: ordinary words a variant would equal (guarded)"),
+        (Label::Trap, "collision", "trap: texting abbreviations equal to a variant"),
     ] {
         fp_row(name, Tally::of(lines.iter().filter(|l| l.label == label && l.technique == technique)));
     }
@@ -221,7 +232,7 @@ fn report(lines: &[Line]) -> Report {
 
     let abuse = Tally::of(targets.iter().copied().filter(|l| l.abuse && l.in_contract));
     let all = Tally::of(targets.iter().copied().filter(|l| l.in_contract));
-    Report { table: t, abuse, all, benign, scunthorpe, traps, false_positives }
+    Report { table: t, abuse, all, benign, scunthorpe, variant_traps, collision_traps, traps, false_positives }
 }
 
 /// Every line at least one tool gets wrong, grouped by who gets it wrong.
@@ -276,7 +287,14 @@ fn inflight_strict_word_mode_against_rustrict() {
 
     // The corpus must exercise all three kinds of line, or the figures say nothing.
     assert!(r.abuse.n > 0 && r.all.n > r.abuse.n, "corpus lacks abuse or spam targets");
-    assert!(r.benign.n > 0 && r.scunthorpe.n > 0 && r.traps.n > r.scunthorpe.n, "corpus lacks benign or trap lines");
+    assert!(
+        r.benign.n > 0
+            && r.scunthorpe.n > 0
+            && r.variant_traps.n > 0
+            && r.collision_traps.n > 0
+            && r.traps.n > r.scunthorpe.n,
+        "corpus lacks benign or trap lines"
+    );
 
     let mut failures = Vec::new();
     if r.abuse.inflight < r.abuse.rustrict {
@@ -299,6 +317,18 @@ fn inflight_strict_word_mode_against_rustrict() {
     }
     if r.scunthorpe.inflight > 0 {
         failures.push(format!("inflight flags {} Scunthorpe trap line(s) in word mode", r.scunthorpe.inflight));
+    }
+    if r.collision_traps.inflight > 0 {
+        failures.push(format!(
+            "inflight flags {} texting abbreviation(s) typed plainly: shortened variants need a removed symbol",
+            r.collision_traps.inflight
+        ));
+    }
+    if r.variant_traps.inflight > 0 {
+        failures.push(format!(
+            "inflight flags {} ordinary word(s) that strict's common-word guard should keep variants from",
+            r.variant_traps.inflight
+        ));
     }
     let plain_misses = lines.iter().filter(|l| l.technique == "plain" && !l.inflight).count();
     if plain_misses > 0 {
