@@ -17,7 +17,7 @@ use super::matcher::LevelBuilder;
 use super::model::{CondValue, Conditions, Field, ListDef, MatchMode, PackFile, RuleDef};
 use super::normalize::{Level, is_word_char, normalize_keyword};
 use super::{Attribute, Case, Clause, Condition, Example, Rule, Ruleset};
-use crate::error::{Diagnostic, LoadError, Position};
+use crate::error::{Diagnostic, LineIndex, LoadError, Position};
 
 /// Compiled size limit of one regex: a pathological pattern is refused at load instead of
 /// eating memory (Discord AutoMod allows 260 characters; this is far above any sane pattern).
@@ -63,7 +63,7 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
     let mut packs = Vec::new();
     for (path, text) in &sources {
         match toml::from_str::<PackFile>(text) {
-            Ok(pack) => packs.push(SourcePack { path, text, pack }),
+            Ok(pack) => packs.push(SourcePack { path, lines: LineIndex::new(text), pack }),
             Err(e) => {
                 let pos = e.span().map(|s| Position::of_offset(text, s.start)).unwrap_or_default();
                 let message = e.message().trim().to_owned();
@@ -84,13 +84,13 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
 
 struct SourcePack<'a> {
     path: &'a PathBuf,
-    text: &'a str,
+    lines: LineIndex<'a>,
     pack: PackFile,
 }
 
 impl SourcePack<'_> {
     fn pos<T>(&self, spanned: &Spanned<T>) -> Position {
-        Position::of_offset(self.text, spanned.span().start)
+        self.lines.position(spanned.span().start)
     }
 
     fn name(&self) -> String {

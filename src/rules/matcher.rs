@@ -6,11 +6,11 @@
 //! reports raw hits (normalized offsets, before `except` and overlap resolution); `eval` turns
 //! them into rule hits on the original text.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use regex_automata::meta;
 use regex_automata::{Input, PatternSet};
-use regex_syntax::hir::{Hir, HirKind, Look};
+use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
 
 use super::model::{Field, MatchMode};
 use super::normalize::{Level, Normalized, is_word_char};
@@ -81,6 +81,8 @@ pub(crate) struct LevelBuilder {
 /// The lazy DFA's cache per thread for the regex prefilter. The 2 MiB default thrashes with a
 /// few hundred patterns in one set (measured: ~10.7 µs → ~1.7 µs per message at 64 MiB).
 const PREFILTER_CACHE_BYTES: usize = 64 << 20;
+/// Keyword patterns up to which a level's automaton is a full DFA (about 5 MiB at 5,000).
+const DFA_MAX_PATTERNS: usize = 10_000;
 /// Upper bound on the prefilter's compiled size, so a huge pack fails at load, not in memory.
 const PREFILTER_NFA_LIMIT: usize = 256 << 20;
 
@@ -133,8 +135,13 @@ impl LevelBuilder {
             // Standard semantics so overlapping search sees every occurrence of every pattern:
             // rules are resolved separately, and one rule's long keyword must not hide another
             // rule's short one.
+            // A full DFA is the fastest search (~330 vs ~500 ns per message at 5,000 keywords)
+            // but grows to tens of MiB for large packs; past the threshold the contiguous NFA
+            // keeps memory small.
+            let kind = (self.keyword_patterns.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
             let ac = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
+                .kind(kind)
                 .build(&self.keyword_patterns)
                 .map_err(|e| format!("keyword automaton for level {}: {e}", self.level.name()))?;
             Some(ac)
@@ -189,8 +196,14 @@ impl LevelMatcher {
             }
         }
         if let Some(prefilter) = &self.prefilter {
+            // Most messages match no regex: one cheap leftmost search settles that before the
+            // overlapping search that names every candidate.
+            let input = Input::new(text);
+            if !prefilter.is_match(input.clone()) {
+                return;
+            }
             let mut candidates = PatternSet::new(prefilter.pattern_len());
-            prefilter.which_overlapping_matches(&Input::new(text), &mut candidates);
+            prefilter.which_overlapping_matches(&input, &mut candidates);
             for id in candidates.iter() {
                 let Some(pattern) = self.regexes.get(id.as_usize()) else { continue };
                 if !wants(pattern.rule) {
@@ -272,8 +285,26 @@ fn strip_unicode_word_boundaries(hir: &Hir) -> Hir {
         HirKind::Capture(cap) => strip_unicode_word_boundaries(&cap.sub),
         HirKind::Concat(subs) => Hir::concat(subs.iter().map(strip_unicode_word_boundaries).collect()),
         HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(strip_unicode_word_boundaries).collect()),
-        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) => hir.clone(),
+        HirKind::Class(Class::Unicode(class)) => Hir::class(Class::Unicode(ascii_part_and_any_non_ascii(class))),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(Class::Bytes(_)) => hir.clone(),
     }
+}
+
+/// A class with a non-ASCII part (`\W`, `\d`, `\s` and the like in Unicode mode) is widened to
+/// its ASCII part plus every non-ASCII character: still a superset, and its automaton stays
+/// small (for 300 regexes, prefilter build 150 ms → 5 ms, memory 17.7 → 1.3 MiB, measured).
+fn ascii_part_and_any_non_ascii(class: &ClassUnicode) -> ClassUnicode {
+    if class.ranges().iter().all(|r| r.end().is_ascii()) {
+        return class.clone();
+    }
+    let mut ascii: Vec<ClassUnicodeRange> = class
+        .ranges()
+        .iter()
+        .filter(|r| r.start().is_ascii())
+        .map(|r| ClassUnicodeRange::new(r.start(), r.end().min('\u{7F}')))
+        .collect();
+    ascii.push(ClassUnicodeRange::new('\u{80}', char::MAX));
+    ClassUnicode::new(ascii)
 }
 
 #[cfg(test)]
