@@ -116,6 +116,14 @@ fn wait_for_tags(serve: &ServeProcess, tags: &[&str]) -> Value {
     }
 }
 
+fn wait_for_log(serve: &ServeProcess, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !serve.log().contains(needle) {
+        assert!(Instant::now() < deadline, "no log line with {needle:?}; log:\n{}", serve.log());
+        thread::sleep(Duration::from_millis(25));
+    }
+}
+
 fn readyz(serve: &ServeProcess) -> Value {
     let mut response = agent().get(serve.url("/readyz")).call().expect("readyz");
     serde_json::from_str(&response.body_mut().read_to_string().expect("body")).expect("json")
@@ -217,7 +225,8 @@ fn a_broken_edit_keeps_the_old_rules_until_it_is_fixed() {
     assert!(error.contains("regex"), "{error}");
     assert_eq!(ready["ruleset"], hash.as_str(), "the old rule set still serves");
     assert_eq!(wait_for_tags(&serve, &["a-v1"])["ruleset"], hash.as_str());
-    assert!(serve.log().contains("previous rule set keeps serving"), "{}", serve.log());
+    // The log line comes from the reload thread right after /readyz learns of the error.
+    wait_for_log(&serve, "previous rule set keeps serving");
 
     // The fix: new rules answer and the error clears.
     let fixed = pack("a", "v2");
