@@ -134,7 +134,7 @@ pub struct ReloadReport {
 
 /// How long the folder must stay quiet before a burst of events (an editor's save, `git pull`,
 /// `rsync`) is reloaded once.
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(100);
 /// How often a vanished rules folder is looked for again.
 const REWATCH_INTERVAL: Duration = Duration::from_millis(250);
 
