@@ -173,16 +173,22 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// Lends this thread's scratch buffers to `f`; a fresh set when they are already lent (a
+/// re-entrant call), so nothing can panic on a busy `RefCell`.
+fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
 /// URLs in text: `http://`, `https://` or `www.` up to whitespace or a quote/bracket.
 static URL: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r#"(?i)(?:https?://|www\.)[^\s<>"'`]+"#).ok());
 
 impl Ruleset {
     /// Decides a message: every rule whose conditions hold, on the fields it reads.
     pub fn evaluate<'r>(&'r self, msg: &MessageView<'_>) -> Decision<'r> {
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.evaluate_with(msg, &mut scratch),
-            Err(_) => self.evaluate_with(msg, &mut Scratch::default()),
-        })
+        with_scratch(|scratch| self.evaluate_with(msg, scratch))
     }
 
     fn evaluate_with<'r>(&'r self, msg: &MessageView<'_>, scratch: &mut Scratch) -> Decision<'r> {
@@ -305,13 +311,7 @@ impl Ruleset {
         let Some(matcher) = self.levels.iter().find(|m| m.level == rule.level) else { return Vec::new() };
         let wants = |r: u32| r as usize == index;
         let mut out = Vec::new();
-        SCRATCH.with(|cell| {
-            let mut fresh = Scratch::default();
-            let mut borrowed = cell.try_borrow_mut();
-            let scratch = match borrowed.as_mut() {
-                Ok(s) => &mut **s,
-                Err(_) => &mut fresh,
-            };
+        with_scratch(|scratch| {
             self.search_string(
                 matcher,
                 text,
