@@ -43,8 +43,7 @@ BODIES=200
 BUILD=1
 OUT=
 CORPUS=$ROOT/target/corpus
-FIXTURE=${FIXTURE:-$ROOT/../shared/fixtures/cometchat/before_message_group_text.json}
-[ -f "$FIXTURE" ] || FIXTURE=/work/shared/fixtures/cometchat/before_message_group_text.json
+FIXTURE=${FIXTURE:-$ROOT/tests/data/cometchat/before_message_group_text.json}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 

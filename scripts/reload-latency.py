@@ -63,11 +63,10 @@ def rules_dir(name):
 
 
 def fixture_path():
-    for p in (ROOT.parent / "shared" / "fixtures" / "cometchat" / FIXTURE_NAME,
-              Path("/work/shared/fixtures/cometchat") / FIXTURE_NAME):
-        if p.exists():
-            return p
-    sys.exit(f"fixture {FIXTURE_NAME} not found")
+    p = ROOT / "tests" / "data" / "cometchat" / FIXTURE_NAME
+    if p.exists():
+        return p
+    sys.exit(f"fixture {p} not found")
 
 
 class Server:

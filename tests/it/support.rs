@@ -27,16 +27,16 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/fixtures/cometchat/NAME`, the CometChat bodies shared with the design docs.
+/// `tests/data/cometchat/NAME`: CometChat webhook bodies in the documented shapes.
 pub fn fixture(name: &str) -> PathBuf {
-    root().join("../shared/fixtures/cometchat").join(name)
+    root().join("tests/data/cometchat").join(name)
 }
 
 /// Every fixture file name, sorted.
 pub fn fixture_names() -> Vec<String> {
-    let dir = root().join("../shared/fixtures/cometchat");
+    let dir = root().join("tests/data/cometchat");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("fixtures folder exists beside the project")
+        .expect("tests/data/cometchat exists")
         .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".json"))
         .collect();
