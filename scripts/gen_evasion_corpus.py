@@ -30,7 +30,7 @@ Adding a technique
   something between letters). Keep a unit per original letter until the INSERT stage, so later
   techniques can still tell letters apart (`is_letter_unit`).
 
-  A technique that `strict` does not claim to undo (INTERFACE.md section 3) also goes into
+  A technique that `strict` does not claim to undo (docs/normalization.md) also goes into
   BEYOND_STRICT in tests/it/evasion.rs: it is then reported (marked with a dagger) but kept out
   of the assertions.
 

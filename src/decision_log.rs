@@ -1,4 +1,4 @@
-//! The decision log (INTERFACE.md §5, §7): one JSON line per `before_message`, written off the
+//! The decision log (docs/service.md, docs/cli.md): one JSON line per `before_message`, written off the
 //! request path.
 //!
 //! A request formats its line and hands it to a bounded queue without waiting; one writer thread
@@ -14,10 +14,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
+use std::borrow::Cow;
+use std::fmt;
 
-use crate::protocol::MessageView;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::message::{FlatKey, Key, MessageView, read_flat_value, skip_value};
+use crate::protocol::{LenientSeq, LenientStr};
 use crate::rules::Decision;
+use crate::time::rfc3339;
 
 /// Lines waiting for the writer; beyond this a line is dropped and counted.
 pub const QUEUE_LINES: usize = 65_536;
@@ -216,147 +224,210 @@ fn settle_in_place(out: &mut BufWriter<File>, pending: &mut u64, counters: &Coun
     }
 }
 
-/// One decision-log line (INTERFACE.md §7).
-#[derive(Serialize)]
-struct Line<'a> {
-    ts: String,
-    webhook: Option<&'a str>,
-    app_id: Option<&'a str>,
-    sender: Option<&'a str>,
-    receiver: Option<&'a str>,
-    receiver_type: Option<&'a str>,
-    // What `when` / `unless` can test, so `inflight replay` decides a logged message as the
-    // service did. Beyond the fields INTERFACE.md §7 names; omitted when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sender_role: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    category: Option<&'a str>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    conversation: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent: Option<&'a str>,
-    ruleset: &'a str,
-    answer: Option<&'a serde_json::value::RawValue>,
-    hits: Vec<LineHit<'a>>,
-    eval_ns: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<&'a str>,
-    /// Attachment names are content too: logged only with the text.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    attachments: Vec<&'a str>,
+/// Everything a decision-log line needs, borrowed for the duration of the call.
+#[derive(Debug)]
+pub struct DecisionRecord<'a> {
+    /// When the request was decided.
+    pub at: SystemTime,
+    /// The message as parsed.
+    pub message: &'a MessageView<'a>,
+    /// Every hit, shadow hits included, and the rule set that decided.
+    pub decision: &'a Decision<'a>,
+    /// The exact body sent to CometChat.
+    pub answer: &'a [u8],
+    /// Time spent in `Ruleset::evaluate`.
+    pub eval: Duration,
 }
 
-#[derive(Serialize)]
-struct LineHit<'a> {
-    rule: &'a str,
-    mode: &'static str,
-    field: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    index: Option<usize>,
-    start: usize,
-    end: usize,
-    score: i64,
-    tags: &'a [String],
-}
-
-/// Formats the line for one decided message. `answer` is the exact body sent; the text is
-/// included only when the operator asked for it (`--log-text`).
-pub fn format_line(
-    msg: &MessageView<'_>,
-    decision: &Decision<'_>,
-    answer: &[u8],
-    eval_ns: u64,
-    log_text: bool,
-    now: SystemTime,
-) -> Vec<u8> {
-    // Borrowed, not copied: the answer is embedded as the exact bytes sent.
-    // (The body sent is always JSON; were it not, the line would say `null`.)
-    let answer_raw: Option<&serde_json::value::RawValue> =
-        std::str::from_utf8(answer).ok().and_then(|s| serde_json::from_str(s).ok());
-    let hits = decision
-        .hits
-        .iter()
-        .flat_map(|h| {
-            h.spans.iter().map(move |s| LineHit {
-                rule: &h.rule.id,
-                mode: h.rule.mode.name(),
-                field: s.field.name(),
-                index: s.index,
-                start: s.start,
-                end: s.end,
-                score: h.rule.score,
-                tags: &h.rule.tags,
+impl DecisionRecord<'_> {
+    /// The line for this decision, without its newline. The text and the attachment names are
+    /// content: included only when the operator asked for them (`--log-text`).
+    pub fn to_line(&self, log_text: bool) -> Vec<u8> {
+        let decision = self.decision;
+        let hits = decision
+            .hits
+            .iter()
+            .flat_map(|h| {
+                h.spans.iter().map(move |s| LogHit {
+                    rule: Cow::Borrowed(h.rule.id.as_str()),
+                    mode: Cow::Borrowed(h.rule.mode.name()),
+                    field: Cow::Borrowed(s.field.name()),
+                    index: s.index,
+                    start: s.start,
+                    end: s.end,
+                    score: h.rule.score,
+                    tags: h.rule.tags.iter().map(|t| Cow::Borrowed(t.as_str())).collect(),
+                })
             })
-        })
-        .collect();
-    let line = Line {
-        ts: rfc3339(now),
-        webhook: msg.webhook.as_deref(),
-        app_id: msg.app_id.as_deref(),
-        sender: msg.sender.as_deref(),
-        receiver: msg.receiver.as_deref(),
-        receiver_type: msg.receiver_type.as_deref(),
-        sender_role: msg.sender_role.as_deref(),
-        category: msg.category.as_deref(),
-        kind: msg.kind.as_deref(),
-        conversation: msg.conversation.as_deref(),
-        parent: msg.parent.as_deref(),
-        ruleset: decision.ruleset.hash(),
-        answer: answer_raw,
-        hits,
-        eval_ns,
-        text: if log_text { msg.text.as_deref() } else { None },
-        attachments: if log_text {
-            msg.attachments.iter().filter_map(|a| a.name.as_deref()).collect()
-        } else {
-            Vec::new()
-        },
-    };
-    serde_json::to_vec(&line).unwrap_or_default()
+            .collect();
+        let line = LogLine {
+            ts: Cow::Owned(rfc3339(self.at)),
+            message: LoggedMessage { view: self.message, content: log_text },
+            ruleset: Cow::Borrowed(decision.ruleset.hash()),
+            // Borrowed, not copied: the answer is embedded as the exact bytes sent. (The body
+            // sent is always JSON; were it not, the line would say `null`.)
+            answer: std::str::from_utf8(self.answer).ok().and_then(|s| serde_json::from_str(s).ok()),
+            hits,
+            eval_ns: u64::try_from(self.eval.as_nanos()).unwrap_or(u64::MAX),
+        };
+        serde_json::to_vec(&line).unwrap_or_default()
+    }
 }
 
-/// UTC RFC 3339 with milliseconds, from the Unix clock (civil-from-days, Howard Hinnant's
-/// algorithm; ten lines do not warrant a date crate).
-pub fn rfc3339(t: SystemTime) -> String {
-    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
+/// One decision-log line (docs/cli.md), written by the service and read back by `inflight
+/// replay`. `M` carries the message: a [`LoggedMessage`] when the service writes, a
+/// [`MessageView`] when replay reads.
+#[derive(Debug)]
+pub struct LogLine<'a, M> {
+    pub ts: Cow<'a, str>,
+    /// The message's attributes (by the schema's names), and with `--log-text` its `text` and
+    /// `attachments` (names).
+    pub message: M,
+    pub ruleset: Cow<'a, str>,
+    /// The exact body sent.
+    pub answer: Option<&'a RawValue>,
+    /// One entry per span of every rule that hit, shadow hits included.
+    pub hits: Vec<LogHit<'a>>,
+    pub eval_ns: u64,
+}
+
+/// One hit of a decision-log line.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LogHit<'a> {
+    #[serde(borrow)]
+    pub rule: Cow<'a, str>,
+    #[serde(borrow)]
+    pub mode: Cow<'a, str>,
+    #[serde(borrow)]
+    pub field: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub start: usize,
+    pub end: usize,
+    pub score: i64,
+    #[serde(borrow)]
+    pub tags: Vec<Cow<'a, str>>,
+}
+
+/// The message as the service logs it: see [`write_message`].
+#[derive(Debug)]
+pub struct LoggedMessage<'a> {
+    view: &'a MessageView<'a>,
+    /// `--log-text`.
+    content: bool,
+}
+
+/// A message a [`LogLine`] can write.
+pub trait LineMessage {
+    fn write_into<M: SerializeMap>(&self, map: &mut M, part: Part) -> Result<(), M::Error>;
+}
+
+/// Which keys of the message a call writes: a line puts the attributes first and the content
+/// last, so it stays readable when the text is long.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Attributes,
+    Content,
+}
+
+impl LineMessage for LoggedMessage<'_> {
+    fn write_into<M: SerializeMap>(&self, map: &mut M, part: Part) -> Result<(), M::Error> {
+        write_message(self.view, self.content, map, part)
+    }
+}
+
+impl LineMessage for MessageView<'_> {
+    /// A message read back from a line is written as it was read, its content included.
+    fn write_into<M: SerializeMap>(&self, map: &mut M, part: Part) -> Result<(), M::Error> {
+        write_message(self, true, map, part)
+    }
+}
+
+/// Every attribute the schema says is always logged (as `null` when absent) and the others when
+/// present, each under its schema name; with `content`, the text and the attachment names.
+fn write_message<M: SerializeMap>(
+    view: &MessageView<'_>,
+    content: bool,
+    map: &mut M,
+    part: Part,
+) -> Result<(), M::Error> {
+    match part {
+        Part::Attributes => {
+            for (attribute, value) in view.attributes() {
+                if value.is_some() || attribute.def().always_logged {
+                    map.serialize_entry(attribute.name(), &value)?;
+                }
+            }
+        }
+        Part::Content if content => {
+            // `null` for a message without text, so replay knows the text was logged.
+            map.serialize_entry("text", &view.text)?;
+            let names: Vec<&str> = view.attachment_names().collect();
+            if !names.is_empty() {
+                map.serialize_entry("attachments", &names)?;
+            }
+        }
+        Part::Content => {}
+    }
+    Ok(())
+}
+
+impl<M: LineMessage> Serialize for LogLine<'_, M> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("ts", &self.ts)?;
+        self.message.write_into(&mut map, Part::Attributes)?;
+        map.serialize_entry("ruleset", &self.ruleset)?;
+        map.serialize_entry("answer", &self.answer)?;
+        map.serialize_entry("hits", &self.hits)?;
+        map.serialize_entry("eval_ns", &self.eval_ns)?;
+        self.message.write_into(&mut map, Part::Content)?;
+        map.end()
+    }
+}
+
+/// Reads a line back: the message's keys through the schema's flat reader, every value as
+/// leniently as a webhook's.
+impl<'de> Deserialize<'de> for LogLine<'de, MessageView<'de>> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LogLine<'de, MessageView<'de>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decision-log line")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut line = LogLine {
+                    ts: Cow::Borrowed(""),
+                    message: MessageView::default(),
+                    ruleset: Cow::Borrowed(""),
+                    answer: None,
+                    hits: Vec::new(),
+                    eval_ns: 0,
+                };
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    match &*key {
+                        "ts" => line.ts = map.next_value::<LenientStr<'de>>()?.0.unwrap_or_default(),
+                        "ruleset" => line.ruleset = map.next_value::<LenientStr<'de>>()?.0.unwrap_or_default(),
+                        "answer" => line.answer = map.next_value()?,
+                        "hits" => line.hits = map.next_value::<LenientSeq<LogHit<'de>>>()?.0,
+                        "eval_ns" => line.eval_ns = map.next_value::<Option<u64>>()?.unwrap_or(0),
+                        other => match FlatKey::of(other) {
+                            Some(flat) => read_flat_value(flat, &mut map, &mut line.message)?,
+                            None => skip_value(&mut map)?,
+                        },
+                    }
+                }
+                Ok(line)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        let cases = [
-            (0, "1970-01-01T00:00:00.000Z"),
-            (951_782_400, "2000-02-29T00:00:00.000Z"),
-            (1_791_272_621, "2026-10-06T07:43:41.000Z"),
-        ];
-        for (secs, want) in cases {
-            let t = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-            assert_eq!(rfc3339(t), want, "{secs}");
-        }
-    }
 
     #[test]
     fn lines_are_written_in_order_one_per_record() {

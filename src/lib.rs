@@ -13,7 +13,9 @@
 pub mod cli;
 pub mod decision_log;
 pub mod error;
+pub mod message;
 pub mod protocol;
 pub mod reload;
 pub mod rules;
 pub mod server;
+pub mod time;

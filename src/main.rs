@@ -9,7 +9,8 @@ fn main() -> ExitCode {
     match inflight::cli::run() {
         Ok(code) => code,
         Err(e) => {
-            if e.downcast_ref::<inflight::cli::Reported>().is_none() {
+            let reported_alone = e.downcast_ref::<inflight::cli::Reported>().is_some() && e.chain().count() == 1;
+            if !reported_alone {
                 eprintln!("error: {e:#}");
             }
             ExitCode::from(2)

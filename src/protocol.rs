@@ -1,10 +1,13 @@
-//! CometChat webhook bodies (INTERFACE.md §1, PROTOCOL.md) → a `Request`: the trigger and a
-//! borrowed `MessageView` of the message.
+//! CometChat webhook bodies (docs/cometchat.md) → a `Request`: the trigger and a borrowed
+//! [`MessageView`] of the message; and the answer bodies going back (docs/decision.md).
 //!
-//! First stage of the request flow. Only the fields rules can use are deserialized, borrowed from
-//! the body where JSON allows. Every field may be missing or of an unexpected type: such a field
-//! reads as absent instead of failing the request, because refusing a message CometChat sent would
-//! lose it. Only a body that is not a JSON object at all is refused.
+//! First stage of the request flow. Only the fields rules can use are read, borrowed from the
+//! body where JSON allows; where each attribute sits in a body is the schema's
+//! ([`crate::message::ATTRIBUTES`]). Every field may be missing or of an unexpected type: such a
+//! field reads as absent instead of failing the request, because refusing a message CometChat
+//! sent would lose it. Of duplicate keys the last wins, as in JavaScript. A lone surrogate
+//! escape (a cut emoji) reads as U+FFFD and a number out of range as absent. Only a body that is
+//! not JSON at all, or not a JSON object, is refused.
 
 // Crafted input must never panic on the request path (STYLE.md): no unwrap, expect, panic or
 // unchecked indexing here outside tests.
@@ -14,9 +17,12 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+pub use crate::message::{AttachmentView, Attribute, MessageView, Metadata};
+use crate::message::{BodyObject, Key, skip_value};
 
 /// Why a body is refused with `400`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,125 +49,40 @@ impl Request<'_> {
     pub fn is_before_message(&self) -> bool {
         self.trigger.as_deref() == Some("before_message")
     }
-}
 
-/// What rules can see of a message. Every field may be absent.
-#[derive(Debug, Default, Clone)]
-pub struct MessageView<'a> {
-    pub app_id: Option<Cow<'a, str>>,
-    pub webhook: Option<Cow<'a, str>>,
-    pub conversation: Option<Cow<'a, str>>,
-    pub sender: Option<Cow<'a, str>>,
-    pub sender_role: Option<Cow<'a, str>>,
-    pub receiver: Option<Cow<'a, str>>,
-    pub receiver_type: Option<Cow<'a, str>>,
-    pub category: Option<Cow<'a, str>>,
-    pub kind: Option<Cow<'a, str>>,
-    /// The thread parent's id, for a thread reply.
-    pub parent: Option<Cow<'a, str>>,
-    pub text: Option<Cow<'a, str>>,
-    pub attachments: Vec<AttachmentView<'a>>,
-    pub metadata: Metadata<'a>,
-}
-
-#[derive(Debug, Default, Clone)]
-pub struct AttachmentView<'a> {
-    pub name: Option<Cow<'a, str>>,
-    pub url: Option<Cow<'a, str>>,
-}
-
-/// `data.metadata`, kept unparsed until a rule reads the `metadata` field.
-#[derive(Debug, Default, Clone)]
-pub enum Metadata<'a> {
-    #[default]
-    Absent,
-    Raw(&'a RawValue),
-    Value(serde_json::Value),
-}
-
-impl Metadata<'_> {
-    /// Every string value, depth first in document order, skipping anything under `@injected`
-    /// (what webhooks already added is not the sender's content).
-    pub fn strings(&self) -> Vec<String> {
-        let parsed;
-        let value = match self {
-            Metadata::Absent => return Vec::new(),
-            Metadata::Raw(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
-                Ok(v) => {
-                    parsed = v;
-                    &parsed
-                }
-                Err(_) => return Vec::new(),
-            },
-            Metadata::Value(v) => v,
-        };
-        let mut out = Vec::new();
-        collect_strings(value, &mut out);
-        out
-    }
-}
-
-fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
-    match value {
-        serde_json::Value::String(s) => out.push(s.clone()),
-        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
-        serde_json::Value::Object(map) => {
-            map.iter().filter(|(k, _)| k.as_str() != "@injected").for_each(|(_, v)| collect_strings(v, out))
-        }
-        _ => {}
-    }
-}
-
-impl MessageView<'_> {
-    pub fn has_attachments(&self) -> bool {
-        !self.attachments.is_empty()
-    }
-
-    /// Converts every borrowed string into an owned one, so the view outlives its body.
-    pub fn into_owned(self) -> MessageView<'static> {
-        fn own(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
-            s.map(|s| Cow::Owned(s.into_owned()))
-        }
-        MessageView {
-            app_id: own(self.app_id),
-            webhook: own(self.webhook),
-            conversation: own(self.conversation),
-            sender: own(self.sender),
-            sender_role: own(self.sender_role),
-            receiver: own(self.receiver),
-            receiver_type: own(self.receiver_type),
-            category: own(self.category),
-            kind: own(self.kind),
-            parent: own(self.parent),
-            text: own(self.text),
-            attachments: self
-                .attachments
-                .into_iter()
-                .map(|a| AttachmentView { name: own(a.name), url: own(a.url) })
-                .collect(),
-            metadata: match self.metadata {
-                Metadata::Absent => Metadata::Absent,
-                Metadata::Raw(raw) => serde_json::from_str(raw.get()).map_or(Metadata::Absent, Metadata::Value),
-                Metadata::Value(v) => Metadata::Value(v),
-            },
-        }
+    /// Converts every borrowed string into an owned one, so the request outlives its body.
+    pub fn into_owned(self) -> Request<'static> {
+        Request { trigger: self.trigger.map(|t| Cow::Owned(t.into_owned())), message: self.message.into_owned() }
     }
 }
 
 /// Parses a webhook body: the legacy envelope (message at `data`) or v2 (message at `data.message`).
 pub fn parse_request(body: &[u8]) -> Result<Request<'_>, ParseError> {
+    fn parse(text: &str) -> Result<Request<'_>, ParseError> {
+        Ok(parse_object::<Envelope<'_>>(text)?.into_request())
+    }
     let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
-    let envelope: Envelope<'_> = parse_object(text)?;
-    let mut message = envelope.data.0.map(Message::into_view).unwrap_or_default();
-    message.app_id = envelope.app_id.0;
-    message.webhook = envelope.webhook.0;
-    Ok(Request { trigger: envelope.trigger.0, message })
+    match parse(text) {
+        Err(ParseError::NotJson(e)) => match repair(text) {
+            Some(repaired) => parse(&repaired).map(Request::into_owned),
+            None => Err(ParseError::NotJson(e)),
+        },
+        parsed => parsed,
+    }
 }
 
 /// Parses a bare CometChat message object (as in `data` of the legacy envelope).
 pub fn parse_message(text: &str) -> Result<MessageView<'_>, ParseError> {
-    let message: Message<'_> = parse_object(text)?;
-    Ok(message.into_view())
+    fn parse(text: &str) -> Result<MessageView<'_>, ParseError> {
+        Ok(parse_object::<Message<'_>>(text)?.into_view())
+    }
+    match parse(text) {
+        Err(ParseError::NotJson(e)) => match repair(text) {
+            Some(repaired) => parse(&repaired).map(MessageView::into_owned),
+            None => Err(ParseError::NotJson(e)),
+        },
+        parsed => parsed,
+    }
 }
 
 /// Deserializes `text` as `T` when it is a JSON object, with the errors a caller can act on.
@@ -188,115 +109,311 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-// ---- wire types: only what rules read, every field lenient ----
-
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(default, borrow)]
-    trigger: LenientStr<'a>,
-    #[serde(default, borrow, rename = "appId")]
-    app_id: LenientStr<'a>,
-    #[serde(default, borrow)]
-    webhook: LenientStr<'a>,
-    #[serde(default, borrow)]
-    data: Lenient<Message<'a>>,
+/// Valid JSON that serde_json refuses, made acceptable, or `None` when there is nothing to
+/// repair: every lone surrogate escape (`\ud83d` not followed by a low surrogate, or a low one
+/// alone) becomes `\ufffd`, and every number outside strings that overflows an `f64` becomes
+/// `null`, which reads as absent. Both keep every string's decoded length up to the repaired
+/// escape, so spans into the text stay where the sender meant them. Only called after a parse
+/// failed, so it costs nothing on ordinary bodies.
+pub fn repair(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut repaired = false;
+    let mut in_string = false;
+    let mut copied = 0; // bytes of `text` already in `out`
+    let mut i = 0;
+    let hex4 = |at: usize| -> Option<u16> { u16::from_str_radix(text.get(at..at + 4)?, 16).ok() };
+    while let Some(&b) = bytes.get(i) {
+        if in_string {
+            match b {
+                b'"' => {
+                    in_string = false;
+                    i += 1;
+                }
+                b'\\' if bytes.get(i + 1) == Some(&b'u') => {
+                    let Some(unit) = hex4(i + 2) else {
+                        i += 2;
+                        continue;
+                    };
+                    let pair = (0xD800..0xDC00).contains(&unit)
+                        && bytes.get(i + 6) == Some(&b'\\')
+                        && bytes.get(i + 7) == Some(&b'u')
+                        && hex4(i + 8).is_some_and(|low| (0xDC00..0xE000).contains(&low));
+                    if pair {
+                        i += 12;
+                    } else if (0xD800..0xE000).contains(&unit) {
+                        out.push_str(text.get(copied..i)?);
+                        out.push_str("\\ufffd");
+                        copied = i + 6;
+                        repaired = true;
+                        i += 6;
+                    } else {
+                        i += 6;
+                    }
+                }
+                b'\\' => i += 2,
+                _ => i += 1,
+            }
+        } else if b == b'"' {
+            in_string = true;
+            i += 1;
+        } else if b == b'-' || b.is_ascii_digit() {
+            let end = bytes
+                .get(i..)?
+                .iter()
+                .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                .map_or(bytes.len(), |n| i + n);
+            let number = text.get(i..end)?;
+            if number.parse::<f64>().is_ok_and(f64::is_infinite) {
+                out.push_str(text.get(copied..i)?);
+                out.push_str("null");
+                copied = end;
+                repaired = true;
+            }
+            i = end.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    if !repaired {
+        return None;
+    }
+    out.push_str(text.get(copied..)?);
+    Some(out)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+// ---- the answer bodies (docs/decision.md) ----
+
+/// `{}`: nothing to inject.
+pub const ALLOW_BODY: &[u8] = b"{}";
+/// Drops the message.
+pub const DROP_BODY: &[u8] = br#"{"action":"do_not_propagate"}"#;
+
+/// The JSON body of an answer.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer<'a> {
+    Drop { action: &'static str },
+    Tag(TagAnswer<'a>),
+    Allow {},
+}
+
+/// The answer with tags: what CometChat merges into the message's metadata.
+#[derive(Debug, Serialize)]
+pub struct TagAnswer<'a> {
+    pub score: i64,
+    /// Sorted and unique.
+    pub tags: Vec<&'a str>,
+    /// Sorted and unique.
+    pub rules: Vec<&'a str>,
+    pub matches: Vec<AnswerMatch<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_text: Option<&'a str>,
+    pub ruleset: &'a str,
+}
+
+/// One entry of `matches`.
+#[derive(Debug, Serialize)]
+pub struct AnswerMatch<'a> {
+    pub rule: &'a str,
+    pub field: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub start: usize,
+    pub end: usize,
+    pub text: &'a str,
+}
+
+// ---- wire types: only what rules read, every field lenient, the last duplicate key winning ----
+
+/// A wire object read key by key. Derived `Deserialize` refuses a duplicate key; CometChat's
+/// senders are JavaScript, where the last one wins, so these read every key as it comes.
+trait WireObject<'de>: Default {
+    /// Reads the value of `key` (or skips it).
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
+}
+
+#[derive(Default)]
+struct Envelope<'a> {
+    trigger: Option<Cow<'a, str>>,
+    /// The attributes the envelope itself carries (`appId`, `webhook`).
+    own: Vec<(Attribute, Option<Cow<'a, str>>)>,
+    message: MessageView<'a>,
+}
+
+impl<'a> Envelope<'a> {
+    fn into_request(self) -> Request<'a> {
+        let mut message = self.message;
+        for (attribute, value) in self.own {
+            message.set(attribute, value);
+        }
+        Request { trigger: self.trigger, message }
+    }
+}
+
+impl<'de> WireObject<'de> for Envelope<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "trigger" => self.trigger = map.next_value::<LenientStr<'de>>()?.0,
+            "data" => self.message = map.next_value::<Lenient<Message<'de>>>()?.0.unwrap_or_default().into_view(),
+            _ => match Attribute::in_body(BodyObject::Envelope, key) {
+                Some(attribute) => {
+                    let value = map.next_value::<LenientStr<'de>>()?.0;
+                    self.own.retain(|(a, _)| *a != attribute);
+                    self.own.push((attribute, value));
+                }
+                None => skip_value(map)?,
+            },
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
 struct Message<'a> {
     /// v2 envelopes nest the message at `data.message`; legacy ones put it at `data` itself.
-    #[serde(borrow)]
-    message: Lenient<Box<Message<'a>>>,
-    #[serde(borrow, rename = "conversationId")]
-    conversation_id: LenientStr<'a>,
-    #[serde(borrow)]
-    sender: LenientStr<'a>,
-    #[serde(borrow)]
-    receiver: LenientStr<'a>,
-    #[serde(borrow, rename = "receiverType")]
-    receiver_type: LenientStr<'a>,
-    #[serde(borrow)]
-    category: LenientStr<'a>,
-    #[serde(borrow, rename = "type")]
-    kind: LenientStr<'a>,
-    #[serde(borrow, rename = "parentId")]
-    parent_id: LenientStr<'a>,
-    #[serde(borrow)]
-    data: Lenient<MessageData<'a>>,
+    nested: Option<Box<Message<'a>>>,
+    view: MessageView<'a>,
 }
 
 impl<'a> Message<'a> {
     fn into_view(self) -> MessageView<'a> {
-        if let Some(inner) = self.message.0 {
-            return inner.into_view();
-        }
-        let data = self.data.0.unwrap_or_default();
-        let sender_role = data.entities.0.and_then(|e| e.sender.0).and_then(|s| s.entity.0).and_then(|e| e.role.0);
-        MessageView {
-            conversation: self.conversation_id.0,
-            sender: self.sender.0,
-            sender_role,
-            receiver: self.receiver.0,
-            receiver_type: self.receiver_type.0,
-            category: self.category.0,
-            kind: self.kind.0,
-            parent: self.parent_id.0.filter(|p| !p.is_empty() && p != "0"),
-            text: data.text.0,
-            attachments: data
-                .attachments
-                .0
-                .into_iter()
-                .filter_map(|a| a.0)
-                .map(|a| AttachmentView { name: a.name.0, url: a.url.0 })
-                .collect(),
-            metadata: data.metadata.map_or(Metadata::Absent, Metadata::Raw),
-            ..MessageView::default()
+        match self.nested {
+            Some(inner) => inner.into_view(),
+            None => self.view,
         }
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+impl<'de> WireObject<'de> for Message<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "message" => self.nested = map.next_value::<Lenient<Message<'de>>>()?.0.map(Box::new),
+            "data" => {
+                let data = map.next_value::<Lenient<MessageData<'de>>>()?.0.unwrap_or_default();
+                self.view.text = data.text;
+                self.view.attachments = data.attachments;
+                self.view.metadata = data.metadata;
+                for (attribute, value) in data.sender_entity {
+                    self.view.set(attribute, value);
+                }
+            }
+            _ => match Attribute::in_body(BodyObject::Message, key) {
+                Some(attribute) => self.view.set(attribute, map.next_value::<LenientStr<'de>>()?.0),
+                None => skip_value(map)?,
+            },
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
 struct MessageData<'a> {
-    #[serde(borrow)]
-    text: LenientStr<'a>,
-    #[serde(borrow)]
-    attachments: LenientSeq<Lenient<Attachment<'a>>>,
-    #[serde(borrow)]
-    metadata: Option<&'a RawValue>,
-    #[serde(borrow)]
-    entities: Lenient<Entities<'a>>,
+    text: Option<Cow<'a, str>>,
+    attachments: Vec<AttachmentView<'a>>,
+    metadata: Metadata<'a>,
+    /// Attributes read from `entities.sender.entity`.
+    sender_entity: Vec<(Attribute, Option<Cow<'a, str>>)>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Attachment<'a> {
-    #[serde(borrow)]
-    name: LenientStr<'a>,
-    #[serde(borrow)]
-    url: LenientStr<'a>,
+impl<'de> WireObject<'de> for MessageData<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "text" => self.text = map.next_value::<LenientStr<'de>>()?.0,
+            "attachments" => {
+                let attachments = map.next_value::<LenientSeq<Lenient<Attachment<'de>>>>()?.0;
+                self.attachments = attachments.into_iter().filter_map(|a| a.0).map(|a| a.0).collect();
+            }
+            "metadata" => {
+                self.metadata = map.next_value::<Option<&'de RawValue>>()?.map_or(Metadata::Absent, Metadata::Raw)
+            }
+            "entities" => {
+                let entities = map.next_value::<Lenient<Entities<'de>>>()?.0.unwrap_or_default();
+                self.sender_entity = entities.sender.0;
+            }
+            _ => skip_value(map)?,
+        }
+        Ok(())
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
+struct Attachment<'a>(AttachmentView<'a>);
+
+impl<'de> WireObject<'de> for Attachment<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "name" => self.0.name = map.next_value::<LenientStr<'de>>()?.0,
+            "url" => self.0.url = map.next_value::<LenientStr<'de>>()?.0,
+            _ => skip_value(map)?,
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
 struct Entities<'a> {
-    #[serde(borrow)]
-    sender: Lenient<EntityWrap<'a>>,
+    sender: SenderEntity<'a>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+impl<'de> WireObject<'de> for Entities<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "sender" => {
+                let wrap = map.next_value::<Lenient<EntityWrap<'de>>>()?.0.unwrap_or_default();
+                self.sender = wrap.entity;
+            }
+            _ => skip_value(map)?,
+        }
+        Ok(())
+    }
+}
+
+/// `{"entity": {...}, "entityType": "user"}`.
+#[derive(Default)]
 struct EntityWrap<'a> {
-    #[serde(borrow)]
-    entity: Lenient<Entity<'a>>,
+    entity: SenderEntity<'a>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Entity<'a> {
-    #[serde(borrow)]
-    role: LenientStr<'a>,
+impl<'de> WireObject<'de> for EntityWrap<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "entity" => self.entity = map.next_value::<Lenient<SenderEntity<'de>>>()?.0.unwrap_or_default(),
+            _ => skip_value(map)?,
+        }
+        Ok(())
+    }
+}
+
+/// The sender's entity: the attributes the schema reads from it.
+#[derive(Default)]
+struct SenderEntity<'a>(Vec<(Attribute, Option<Cow<'a, str>>)>);
+
+impl<'de> WireObject<'de> for SenderEntity<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match Attribute::in_body(BodyObject::SenderEntity, key) {
+            Some(attribute) => {
+                let value = map.next_value::<LenientStr<'de>>()?.0;
+                self.0.retain(|(a, _)| *a != attribute);
+                self.0.push((attribute, value));
+            }
+            None => skip_value(map)?,
+        }
+        Ok(())
+    }
+}
+
+/// The top level of a body is read as an object (`parse_object` has checked it is one).
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Lenient::<Envelope<'de>>::deserialize(d).map(|l| l.0.unwrap_or_default())
+    }
+}
+
+impl<'de> Deserialize<'de> for Message<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Lenient::<Message<'de>>::deserialize(d).map(|l| l.0.unwrap_or_default())
+    }
 }
 
 /// A string field that reads as absent when it holds something else; numbers become strings
@@ -352,7 +469,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
     }
 }
 
-/// An object field that reads as absent when it holds something other than an object.
+/// An object that reads as absent when it holds something other than an object.
 struct Lenient<T>(Option<T>);
 
 impl<T> Default for Lenient<T> {
@@ -361,16 +478,20 @@ impl<T> Default for Lenient<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+impl<'de, T: WireObject<'de>> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        impl<'de, T: WireObject<'de>> Visitor<'de> for V<T> {
             type Value = Lenient<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| Lenient(Some(t)))
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut object = T::default();
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    object.read(&key, &mut map)?;
+                }
+                Ok(Lenient(Some(object)))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}

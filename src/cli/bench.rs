@@ -1,4 +1,4 @@
-//! `inflight bench`: time the evaluation of each message in process (INTERFACE.md §7).
+//! `inflight bench`: time the evaluation of each message in process (docs/cli.md).
 //!
 //! The messages are parsed once and kept in memory (see [`super::jsonl`] for the line shapes), so
 //! only the engine is timed. A timed sample is one message's `evaluate` plus `answer_json`: the
@@ -16,17 +16,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
+use super::RulesArg;
 use super::jsonl::{Entry, Input, parse_line};
-use super::load_rules;
 use super::replay::thousands;
 use crate::protocol::MessageView;
 use crate::rules::Ruleset;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The rules folder.
-    #[arg(long, env = "INFLIGHT_RULES", default_value = "rules")]
-    pub rules: PathBuf,
+    #[command(flatten)]
+    pub rules: RulesArg,
     /// Measured time to reach, in seconds (whole passes; at least one).
     #[arg(long, default_value_t = 2.0, value_parser = seconds)]
     pub seconds: f64,
@@ -48,7 +47,7 @@ fn seconds(s: &str) -> Result<f64, String> {
 const MAX_SAMPLES: usize = 20_000_000;
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_rules(&args.rules)?;
+    let loaded = args.rules.load()?;
     let ruleset = &loaded.ruleset;
     let messages = read_messages(&args.file)?;
     if messages.is_empty() {
@@ -84,7 +83,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             ruleset.rules().len(),
             thousands(ruleset.keyword_count() as u64),
             ruleset.regex_count(),
-            args.rules.display()
+            args.rules.dir.display()
         );
         println!("messages     {} from {}", thousands(messages.len() as u64), args.file.display());
         println!(

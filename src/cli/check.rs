@@ -6,7 +6,7 @@ use super::RulesArg;
 use crate::rules::load_dir;
 
 pub fn run(args: &RulesArg) -> anyhow::Result<ExitCode> {
-    match load_dir(&args.rules) {
+    match load_dir(&args.dir) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 println!("{w}");
@@ -32,7 +32,7 @@ pub fn run(args: &RulesArg) -> anyhow::Result<ExitCode> {
             for d in &err.0 {
                 println!("{d}");
             }
-            println!("failed: {} error(s) in {}", err.error_count(), args.rules.display());
+            println!("failed: {} error(s) in {}", err.error_count(), args.dir.display());
             Ok(ExitCode::from(1))
         }
     }

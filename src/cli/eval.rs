@@ -9,16 +9,15 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::load_rules;
-use crate::protocol::{MessageView, Request, parse_message, parse_request};
+use super::RulesArg;
+use crate::protocol::{Attribute, MessageView, Request, parse_message, parse_request};
 use crate::rules::normalize::normalize;
 use crate::rules::{Decision, Ruleset};
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// The rules folder.
-    #[arg(long, env = "INFLIGHT_RULES", default_value = "rules")]
-    pub rules: PathBuf,
+    #[command(flatten)]
+    pub rules: RulesArg,
     /// A webhook body or message object to decide (`-` reads stdin).
     #[arg(long, conflicts_with = "text")]
     pub payload: Option<PathBuf>,
@@ -31,7 +30,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_rules(&args.rules)?;
+    let loaded = args.rules.load()?;
     let ruleset = &loaded.ruleset;
     let body = match &args.payload {
         Some(path) => Some(read_payload(path)?),
@@ -39,10 +38,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     };
     let request = match (&body, &args.text) {
         (Some(body), _) => payload_request(body).with_context(|| format!("cannot read payload {}", display(args)))?,
-        (None, Some(text)) => Request {
-            trigger: Some(Cow::Borrowed("before_message")),
-            message: MessageView { text: Some(Cow::Borrowed(text)), ..MessageView::default() },
-        },
+        (None, Some(text)) => {
+            Request { trigger: Some(Cow::Borrowed("before_message")), message: MessageView::with_text(text.as_str()) }
+        }
         (None, None) => anyhow::bail!("give a TEXT or --payload FILE"),
     };
     if !request.is_before_message() {
@@ -93,17 +91,11 @@ pub fn explain(ruleset: &Ruleset, msg: &MessageView<'_>, decision: &Decision<'_>
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "ruleset {} ({} rules)", ruleset.hash(), ruleset.rules().len());
-    let context: Vec<String> = [
-        ("sender", &msg.sender),
-        ("sender_role", &msg.sender_role),
-        ("receiver", &msg.receiver),
-        ("receiver_type", &msg.receiver_type),
-        ("category", &msg.category),
-        ("type", &msg.kind),
-    ]
-    .iter()
-    .filter_map(|(k, v)| v.as_deref().map(|v| format!("{k}={v}")))
-    .collect();
+    let context: Vec<String> = msg
+        .attributes()
+        .filter(|(attribute, _)| !matches!(attribute, Attribute::AppId | Attribute::Webhook))
+        .filter_map(|(attribute, value)| value.map(|v| format!("{}={v}", attribute.name())))
+        .collect();
     if !context.is_empty() {
         let _ = writeln!(out, "message: {}", context.join(" "));
     }

@@ -6,13 +6,12 @@
 //! 1. `trigger`: a webhook body (legacy or v2 envelope, [`parse_request`]). Only
 //!    `before_message` is evaluated; any other trigger is [`Entry::NotEvaluated`], as the service
 //!    acknowledges it with `{}` without matching.
-//! 2. `answer` or `eval_ns`: a decision-log line written by `inflight serve --decision-log`. It
-//!    must carry `text` (logged only with `--log-text`), else the line is an error. Its flat
-//!    keys (those of 3. below: `sender`, `sender_role`, `receiver`, `receiver_type`, `category`,
-//!    `type`, `app_id`, `webhook`, `conversation`, `parent`, `attachments`) become the message's.
-//! 3. `text`: a flat message in rule-file terms, the keys of a `[[case]]` message: `text`,
-//!    `sender`, `sender_role`, `receiver`, `receiver_type`, `category`, `type`, `app_id`,
-//!    `webhook`, `conversation`, `parent`, `attachments` (a list of names), `metadata` (an object).
+//! 2. `answer` or `eval_ns`: a decision-log line written by `inflight serve --decision-log`
+//!    ([`LogLine`]). It must carry `text` (logged only with `--log-text`), else the line is an
+//!    error. Its message keys are those of the flat form below.
+//! 3. `text`: a flat message ([`FlatLine`]): the keys of a `[[case]]` message, that is every
+//!    attribute of the message schema by its name (`crate::message::ATTRIBUTES`), `text`,
+//!    `attachments` (a list of names) and `metadata` (an object).
 //! 4. Anything else: a CometChat message object, as at `data` of the legacy envelope
 //!    ([`parse_message`]).
 //!
@@ -29,12 +28,10 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny};
-use serde_json::value::RawValue;
 
-use crate::protocol::LenientStr as Str;
-use crate::protocol::{
-    AttachmentView, LenientSeq, MessageView, Metadata, ParseError, parse_message, parse_object, parse_request,
-};
+use crate::decision_log::LogLine;
+use crate::message::{FlatLine, MessageView};
+use crate::protocol::{ParseError, parse_message, parse_object, parse_request};
 
 /// What one line holds.
 // Boxing the message would cost an allocation per line for a value that is moved once.
@@ -99,7 +96,7 @@ impl Input {
 
 /// Reads one line (see the module doc for the shapes and their precedence).
 pub fn parse_line(line: &str) -> Result<Entry<'_>, String> {
-    let probe: Probe<'_> = parse_object(line).map_err(describe)?;
+    let probe: Probe = parse_object(line).map_err(describe)?;
     if probe.trigger.0 {
         let request = parse_request(line.as_bytes()).map_err(describe)?;
         return Ok(if request.is_before_message() {
@@ -108,12 +105,16 @@ pub fn parse_line(line: &str) -> Result<Entry<'_>, String> {
             Entry::NotEvaluated(request.trigger)
         });
     }
-    let decision_log = probe.answer.0 || probe.eval_ns.0;
-    if decision_log && probe.text.0.is_none() {
-        return Err("decision-log line without \"text\" (the service logs text only with --log-text)".to_owned());
+    if probe.answer.0 || probe.eval_ns.0 {
+        if !probe.text.0 {
+            return Err("decision-log line without \"text\" (the service logs text only with --log-text)".to_owned());
+        }
+        let logged: LogLine<'_, MessageView<'_>> = parse_object(line).map_err(describe)?;
+        return Ok(Entry::Message(logged.message));
     }
-    if decision_log || probe.text.0.is_some() {
-        return Ok(Entry::Message(probe.into_view()));
+    if probe.text.0 {
+        let flat: FlatLine<'_> = parse_object(line).map_err(describe)?;
+        return Ok(Entry::Message(flat.0));
     }
     parse_message(line).map(Entry::Message).map_err(describe)
 }
@@ -129,66 +130,16 @@ fn describe(e: ParseError) -> String {
     }
 }
 
-/// Every key that decides a line's shape, and the flat message's fields, in one pass.
+/// The keys that decide a line's shape.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Probe<'a> {
+struct Probe {
     trigger: Present,
     answer: Present,
     eval_ns: Present,
-    #[serde(borrow)]
-    text: Str<'a>,
-    #[serde(borrow)]
-    sender: Str<'a>,
-    #[serde(borrow)]
-    sender_role: Str<'a>,
-    #[serde(borrow)]
-    receiver: Str<'a>,
-    #[serde(borrow)]
-    receiver_type: Str<'a>,
-    #[serde(borrow)]
-    category: Str<'a>,
-    #[serde(borrow, rename = "type")]
-    kind: Str<'a>,
-    #[serde(borrow)]
-    app_id: Str<'a>,
-    #[serde(borrow)]
-    webhook: Str<'a>,
-    #[serde(borrow)]
-    conversation: Str<'a>,
-    #[serde(borrow)]
-    parent: Str<'a>,
-    #[serde(borrow)]
-    attachments: LenientSeq<Str<'a>>,
-    #[serde(borrow)]
-    metadata: Option<&'a RawValue>,
-}
-
-impl<'a> Probe<'a> {
-    fn into_view(self) -> MessageView<'a> {
-        MessageView {
-            app_id: self.app_id.0,
-            webhook: self.webhook.0,
-            conversation: self.conversation.0,
-            sender: self.sender.0,
-            sender_role: self.sender_role.0,
-            receiver: self.receiver.0,
-            receiver_type: self.receiver_type.0,
-            category: self.category.0,
-            kind: self.kind.0,
-            parent: self.parent.0.filter(|p| !p.is_empty()),
-            text: self.text.0,
-            attachments: self
-                .attachments
-                .0
-                .into_iter()
-                .filter_map(|name| name.0)
-                .map(|name| AttachmentView { name: Some(name), url: None })
-                .collect(),
-            // Only an object is metadata; the rule field reads its string values.
-            metadata: self.metadata.filter(|m| m.get().starts_with('{')).map_or(Metadata::Absent, Metadata::Raw),
-        }
-    }
+    /// A decision-log line written with `--log-text` carries `"text": null` for a message
+    /// without text, so what counts is that the key is there.
+    text: Present,
 }
 
 /// Whether a key is present, whatever its value.
@@ -204,6 +155,7 @@ impl<'de> Deserialize<'de> for Present {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::Attribute;
 
     fn message(line: &str) -> MessageView<'_> {
         match parse_line(line) {
@@ -244,7 +196,7 @@ mod tests {
         for (name, line, text, receiver_type) in cases {
             let m = message(line);
             assert_eq!(m.text.as_deref(), *text, "{name}");
-            assert_eq!(m.receiver_type.as_deref(), *receiver_type, "{name}");
+            assert_eq!(m.get(Attribute::ReceiverType), *receiver_type, "{name}");
         }
     }
 
@@ -253,10 +205,10 @@ mod tests {
         let m = message(
             r#"{"ts":"t","webhook":"hook","app_id":"app","sender":"u1","receiver":"g1","receiver_type":"group","answer":{"action":"do_not_propagate"},"text":"x"}"#,
         );
-        assert_eq!(m.webhook.as_deref(), Some("hook"));
-        assert_eq!(m.app_id.as_deref(), Some("app"));
-        assert_eq!(m.sender.as_deref(), Some("u1"));
-        assert_eq!(m.receiver.as_deref(), Some("g1"));
+        assert_eq!(m.get(Attribute::Webhook), Some("hook"));
+        assert_eq!(m.get(Attribute::AppId), Some("app"));
+        assert_eq!(m.get(Attribute::Sender), Some("u1"));
+        assert_eq!(m.get(Attribute::Receiver), Some("g1"));
     }
 
     #[test]
@@ -288,5 +240,143 @@ mod tests {
                 Ok(entry) => panic!("{line}: accepted as {entry:?}"),
             }
         }
+    }
+}
+
+/// The message schema end to end: every attribute, read from where a webhook body carries it,
+/// written to a decision-log line, read back by replay, and read from a `[[case]]` message,
+/// comes out the same. A reader or writer that skips the schema for one attribute fails here.
+#[cfg(test)]
+mod schema_round_trip {
+    use std::time::{Duration, SystemTime};
+
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+    use crate::decision_log::DecisionRecord;
+    use crate::message::{ATTRIBUTES, Attribute, BodyObject, FlatMessage};
+    use crate::rules::load_dir;
+
+    /// A distinct value per attribute (`parent` must look like a message id to count).
+    fn value_of(attribute: Attribute) -> String {
+        format!("v-{}", attribute.name())
+    }
+
+    /// A legacy `before_message` body carrying every attribute where the schema says.
+    fn body_with_every_attribute() -> Value {
+        let mut envelope = Map::new();
+        let mut message = Map::new();
+        let mut entity = Map::new();
+        for d in &ATTRIBUTES {
+            let target = match d.body.object {
+                BodyObject::Envelope => &mut envelope,
+                BodyObject::Message => &mut message,
+                BodyObject::SenderEntity => &mut entity,
+            };
+            target.insert(d.body.key.to_owned(), Value::String(value_of(d.attribute)));
+        }
+        message.insert(
+            "data".to_owned(),
+            json!({
+                "text": "free money",
+                "attachments": [{"name": "a.png", "url": "https://x.test/a.png"}, {"name": "b.pdf"}],
+                "entities": {"sender": {"entity": entity}},
+            }),
+        );
+        envelope.insert("trigger".to_owned(), json!("before_message"));
+        envelope.insert("data".to_owned(), Value::Object(message));
+        Value::Object(envelope)
+    }
+
+    fn attributes(view: &MessageView<'_>) -> Vec<(Attribute, Option<String>)> {
+        view.attributes().map(|(a, v)| (a, v.map(str::to_owned))).collect()
+    }
+
+    #[test]
+    fn every_attribute_survives_body_view_log_line_replay_and_case() {
+        let body = serde_json::to_vec(&body_with_every_attribute()).unwrap();
+        let request = crate::protocol::parse_request(&body).unwrap();
+        let from_body = request.message;
+        for d in &ATTRIBUTES {
+            assert_eq!(from_body.get(d.attribute), Some(value_of(d.attribute).as_str()), "body: {}", d.name);
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.toml"), "[[rule]]\nid = \"r.money\"\nkeywords = [\"money\"]\n").unwrap();
+        let loaded = load_dir(dir.path()).unwrap();
+        let decision = loaded.ruleset.evaluate(&from_body);
+        let answer = decision.answer_json();
+        let record = DecisionRecord {
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_791_272_621),
+            message: &from_body,
+            decision: &decision,
+            answer: &answer,
+            eval: Duration::from_nanos(1234),
+        };
+        let line = String::from_utf8(record.to_line(true)).unwrap();
+        let Ok(Entry::Message(replayed)) = parse_line(&line) else { panic!("not a message: {line}") };
+        assert_eq!(attributes(&replayed), attributes(&from_body), "log line → replay: {line}");
+        assert_eq!(replayed.text, from_body.text);
+        let names = |v: &MessageView<'_>| v.attachment_names().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(names(&replayed), names(&from_body));
+        assert_eq!(loaded.ruleset.evaluate(&replayed).answer_json(), answer, "replay decides as the service did");
+
+        // A `[[case]]` message names every attribute the same way.
+        let mut case = toml::Table::new();
+        for d in &ATTRIBUTES {
+            case.insert(d.name.to_owned(), toml::Value::String(value_of(d.attribute)));
+        }
+        let case: FlatMessage = toml::Value::Table(case).try_into().unwrap();
+        assert_eq!(attributes(&case.0), attributes(&from_body), "case message");
+    }
+
+    #[test]
+    fn a_message_without_text_logged_with_text_on_replays() {
+        let body = br#"{"trigger":"before_message","data":{"sender":"u1","type":"image","data":{"attachments":[{"name":"cat.png"}]}}}"#;
+        let message = crate::protocol::parse_request(body).unwrap().message;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("r.toml"),
+            "[[rule]]\nid = \"r.png\"\nkeywords = [\"png\"]\nfields = [\"attachment_names\"]\n",
+        )
+        .unwrap();
+        let loaded = load_dir(dir.path()).unwrap();
+        let decision = loaded.ruleset.evaluate(&message);
+        let answer = decision.answer_json();
+        let record = DecisionRecord {
+            at: SystemTime::now(),
+            message: &message,
+            decision: &decision,
+            answer: &answer,
+            eval: Duration::ZERO,
+        };
+        let line = String::from_utf8(record.to_line(true)).unwrap();
+        let Ok(Entry::Message(replayed)) = parse_line(&line) else { panic!("not replayable: {line}") };
+        assert_eq!(replayed.text, None);
+        assert_eq!(loaded.ruleset.evaluate(&replayed).answer_json(), answer, "{line}");
+    }
+
+    #[test]
+    fn parent_zero_is_no_reply_in_a_body_a_line_and_a_case() {
+        let body = br#"{"trigger":"before_message","data":{"parentId":"0","data":{"text":"hi"}}}"#;
+        let from_body = crate::protocol::parse_request(body).unwrap().message;
+        let Ok(Entry::Message(from_line)) = parse_line(r#"{"text":"hi","parent":"0"}"#) else { panic!() };
+        let from_case: FlatMessage = toml::from_str("text = \"hi\"\nparent = \"0\"\n").unwrap();
+        for (name, view) in [("body", &from_body), ("line", &from_line), ("case", &from_case.0)] {
+            assert_eq!(view.get(Attribute::Parent), None, "{name}: parentId \"0\" is not a reply");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("r.toml"),
+            "[[rule]]\nid = \"r.reply\"\nkeywords = [\"hi\"]\nwhen = { parent = true }\n\n\
+             [[case]]\nname = \"a parentId of 0 is not a reply\"\nmessage = { text = \"hi\", parent = \"0\" }\n\
+             expect = { action = \"allow\" }\n",
+        )
+        .unwrap();
+        let loaded = load_dir(dir.path()).unwrap();
+        for view in [&from_body, &from_line, &from_case.0] {
+            assert_eq!(loaded.ruleset.evaluate(view).answer_json(), b"{}");
+        }
+        assert!(crate::rules::selftest::run(&loaded.ruleset).passed());
     }
 }

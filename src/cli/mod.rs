@@ -1,4 +1,4 @@
-//! The command line (INTERFACE.md §7): one file per subcommand. Values are validated by clap
+//! The command line (docs/cli.md): one file per subcommand. Values are validated by clap
 //! before any work; errors come back as one line with context (anyhow) and an exit code.
 
 mod bench;
@@ -44,11 +44,27 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
-#[derive(Debug, clap::Args)]
+/// `--rules DIR`, shared by every subcommand that reads a rules folder.
+#[derive(Debug, Clone, clap::Args)]
 pub struct RulesArg {
     /// The rules folder.
-    #[arg(long, env = "INFLIGHT_RULES", default_value = "rules")]
-    pub rules: PathBuf,
+    #[arg(id = "rules", long = "rules", value_name = "DIR", env = "INFLIGHT_RULES", default_value = "rules")]
+    pub dir: PathBuf,
+}
+
+impl RulesArg {
+    /// Loads the folder for a command that needs it to compile, printing warnings to stderr.
+    pub(crate) fn load(&self) -> anyhow::Result<Loaded> {
+        match load_dir(&self.dir) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    eprintln!("{w}");
+                }
+                Ok(loaded)
+            }
+            Err(err) => Err(load_failed(&self.dir, &err)),
+        }
+    }
 }
 
 /// Parses the command line and runs the command.
@@ -64,32 +80,22 @@ pub fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Loads a rules folder for a command that needs it to compile, printing warnings to stderr.
-pub(crate) fn load_rules(dir: &std::path::Path) -> anyhow::Result<Loaded> {
-    match load_dir(dir) {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                eprintln!("{w}");
-            }
-            Ok(loaded)
-        }
-        Err(LoadError(diags)) => {
-            // One problem is one line (the `error:` prefix comes from `main`); several are
-            // listed, then summed up.
-            if let [only] = diags.as_slice() {
-                eprintln!("{only}");
-                return Err(Reported.into());
-            }
-            for d in &diags {
-                eprintln!("{d}");
-            }
-            let errors = diags.iter().filter(|d| d.is_error()).count();
-            anyhow::bail!("rules in {} do not load: {errors} error(s)", dir.display())
-        }
+/// The one way a rules folder that does not load is reported: every diagnostic on stderr, one a
+/// line, and the error to return. A single problem is its own summary (the `error:` prefix comes
+/// from `main`); several are summed up.
+pub(crate) fn load_failed(dir: &std::path::Path, err: &LoadError) -> anyhow::Error {
+    if let [only] = err.0.as_slice() {
+        eprintln!("{only}");
+        return Reported.into();
     }
+    for d in &err.0 {
+        eprintln!("{d}");
+    }
+    anyhow::anyhow!("rules in {} do not load: {} error(s)", dir.display(), err.error_count())
 }
 
-/// An error already printed to stderr in full; `main` only sets the exit code.
+/// An error already printed to stderr in full: `main` only sets the exit code, unless a caller
+/// added context to it.
 #[derive(Debug, thiserror::Error)]
-#[error("(reported above)")]
+#[error("the rules do not load (see above)")]
 pub struct Reported;

@@ -1,6 +1,6 @@
 //! `inflight replay`: run recorded messages through a rules folder and summarize the decisions;
 //! with `--against`, run them through a second folder too and show every message whose answer
-//! would change (INTERFACE.md §7).
+//! would change (docs/cli.md).
 //!
 //! The input is streamed (see [`super::jsonl`] for the line shapes): one line in memory at a time,
 //! so a day of traffic replays in constant memory apart from the reported errors and differences.
@@ -27,17 +27,15 @@ use anyhow::Context;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::RulesArg;
 use super::jsonl::{Entry, Input, LineError, parse_line};
-use super::load_rules;
 use crate::protocol::MessageView;
-use crate::rules::eval::Answer;
 use crate::rules::{Decision, Mode, Ruleset, Verdict};
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// The rules folder.
-    #[arg(long, env = "INFLIGHT_RULES", default_value = "rules")]
-    pub rules: PathBuf,
+    #[command(flatten)]
+    pub rules: RulesArg,
     /// A second rules folder: show every message whose answer would differ under it.
     #[arg(long, value_name = "DIR")]
     pub against: Option<PathBuf>,
@@ -52,9 +50,9 @@ pub struct ReplayArgs {
 const ERRORS_SHOWN: usize = 20;
 
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
-    let before = load_rules(&args.rules)?;
+    let before = args.rules.load()?;
     let after = match &args.against {
-        Some(dir) => Some(load_rules(dir)?),
+        Some(dir) => Some(RulesArg { dir: dir.clone() }.load()?),
         None => None,
     };
     let mut input = Input::open(&args.file)?;
@@ -105,7 +103,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         serde_json::to_writer(&mut out, &report.to_json(&before_tally, after_tally.is_some()))?;
         writeln!(out)?;
     } else {
-        let sources = Sources { file: &args.file, rules: &args.rules, against: args.against.as_deref() };
+        let sources = Sources { file: &args.file, rules: &args.rules.dir, against: args.against.as_deref() };
         out.write_all(report.describe(&sources, &before_tally, after_tally.as_ref()).as_bytes())?;
     }
     out.flush()?;
@@ -117,7 +115,7 @@ struct Tally<'r> {
     ruleset: &'r Ruleset,
     /// Rule id → position in `ruleset.rules()`.
     index: HashMap<&'r str, usize>,
-    /// allow, tag, drop.
+    /// Decisions by verdict, in the order of `Verdict::ALL`.
     actions: [u64; 3],
     hits: Vec<u64>,
 }
@@ -129,7 +127,9 @@ impl<'r> Tally<'r> {
     }
 
     fn count(&mut self, decision: &Decision<'_>) {
-        self.actions[verdict_index(decision.verdict)] += 1;
+        if let Some(n) = self.actions.get_mut(decision.verdict.index()) {
+            *n += 1;
+        }
         for hit in &decision.hits {
             if let Some(count) = self.index.get(hit.rule.id.as_str()).and_then(|&i| self.hits.get_mut(i)) {
                 *count += 1;
@@ -146,15 +146,9 @@ impl<'r> Tally<'r> {
     }
 }
 
-fn verdict_index(v: Verdict) -> usize {
-    match v {
-        Verdict::Allow => 0,
-        Verdict::Tag => 1,
-        Verdict::Drop => 2,
-    }
-}
-
-/// Whether two decisions answer the same, `ruleset` aside. Only two tag answers need building.
+/// Whether two decisions answer the same: their serialized answers, without `ruleset`, are
+/// equal, so a field added to answers is compared without anyone remembering to. Only two tag
+/// answers need serializing; the others are constant.
 fn same_answer(a: &Decision<'_>, b: &Decision<'_>) -> bool {
     if a.verdict != b.verdict {
         return false;
@@ -162,28 +156,14 @@ fn same_answer(a: &Decision<'_>, b: &Decision<'_>) -> bool {
     if a.verdict != Verdict::Tag {
         return true;
     }
-    match (a.answer(), b.answer()) {
-        (Answer::Tag(x), Answer::Tag(y)) => {
-            x.score == y.score
-                && x.tags == y.tags
-                && x.rules == y.rules
-                && x.masked_text == y.masked_text
-                && x.matches.len() == y.matches.len()
-                && x.matches.iter().zip(&y.matches).all(|(m, n)| {
-                    (m.rule, m.field, m.index, m.start, m.end, m.text)
-                        == (n.rule, n.field, n.index, n.start, n.end, n.text)
-                })
+    let comparable = |d: &Decision<'_>| {
+        let mut answer = serde_json::to_value(d.answer()).unwrap_or_default();
+        if let Some(fields) = answer.as_object_mut() {
+            fields.remove("ruleset");
         }
-        _ => false,
-    }
-}
-
-/// Enforced rule ids that hit, sorted.
-fn enforced_ids<'a>(d: &'a Decision<'_>) -> Vec<&'a str> {
-    let mut ids: Vec<&str> = d.enforced().map(|h| h.rule.id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
+        answer
+    };
+    comparable(a) == comparable(b)
 }
 
 /// One message whose answer differs.
@@ -197,7 +177,7 @@ struct Difference {
 
 impl Difference {
     fn new(line: usize, old: &Decision<'_>, new: &Decision<'_>) -> Self {
-        let (was, now) = (enforced_ids(old), enforced_ids(new));
+        let (was, now) = (old.rule_ids(), new.rule_ids());
         let only = |a: &[&str], b: &[&str]| -> Vec<String> {
             a.iter().filter(|id| b.binary_search(id).is_err()).map(|id| (*id).to_owned()).collect()
         };
@@ -249,13 +229,11 @@ fn digest(d: &Decision<'_>) -> String {
         return s.trim_end().to_owned();
     }
     let _ = write!(s, " score {}", d.score);
-    let mut tags: Vec<&str> = d.enforced().flat_map(|h| h.rule.tags.iter().map(String::as_str)).collect();
-    tags.sort_unstable();
-    tags.dedup();
+    let tags = d.tags();
     if !tags.is_empty() {
         let _ = write!(s, "  tags {}", tags.join(", "));
     }
-    let _ = write!(s, "  rules {}", enforced_ids(d).join(", "));
+    let _ = write!(s, "  rules {}", d.rule_ids().join(", "));
     let words: Vec<String> = d.enforced().flat_map(|h| h.spans.iter().map(|m| format!("{:?}", m.text))).collect();
     let shown = words.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
     let more = if words.len() > 5 { format!(" and {} more", words.len() - 5) } else { String::new() };
@@ -317,7 +295,7 @@ impl Summary {
     }
 }
 
-/// `--json`: the object of INTERFACE.md §7.
+/// `--json`: the object of docs/cli.md.
 #[derive(Serialize)]
 struct ReportJson<'a> {
     messages: u64,
@@ -366,7 +344,8 @@ impl Report {
     }
 
     fn to_json<'a>(&'a self, tally: &'a Tally<'_>, compared: bool) -> ReportJson<'a> {
-        let [allow, tag, drop] = tally.actions;
+        let count = |v: Verdict| tally.actions.get(v.index()).copied().unwrap_or(0);
+        let (allow, tag, drop) = (count(Verdict::Allow), count(Verdict::Tag), count(Verdict::Drop));
         ReportJson {
             messages: self.messages,
             errors: self.errors.iter().map(|e| ErrorJson { line: e.line, error: &e.error }).collect(),
@@ -437,13 +416,13 @@ fn actions_table(messages: u64, before: &Tally<'_>, after: Option<&Tally<'_>>) -
     match after {
         None => {
             let _ = writeln!(s, "decisions");
-            for (name, n) in ["allow", "tag", "drop"].iter().zip(before.actions) {
+            for (name, n) in Verdict::ALL.map(Verdict::name).iter().zip(before.actions) {
                 let _ = writeln!(s, "  {name:<8}{:>12}  {:>5.1}%", thousands(n), pct(n));
             }
         }
         Some(after) => {
             let _ = writeln!(s, "decisions {:>12}  {:>12}", "before", "after");
-            for ((name, b), a) in ["allow", "tag", "drop"].iter().zip(before.actions).zip(after.actions) {
+            for ((name, b), a) in Verdict::ALL.map(Verdict::name).iter().zip(before.actions).zip(after.actions) {
                 let _ = writeln!(s, "  {name:<8}{:>12}  {:>12}", thousands(b), thousands(a));
             }
         }

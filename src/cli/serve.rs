@@ -1,4 +1,4 @@
-//! `inflight serve`: the webhook service (INTERFACE.md §5). Validates the flags into settings,
+//! `inflight serve`: the webhook service (docs/service.md). Validates the flags into settings,
 //! sets up logs, loads the rules (refusing to start when they do not compile), then runs the
 //! server of `crate::server` until SIGTERM or Ctrl-C.
 
@@ -14,6 +14,7 @@ use anyhow::Context;
 use tracing::{debug, error, info, warn};
 use tracing_subscriber::EnvFilter;
 
+use super::RulesArg;
 use crate::decision_log::DecisionLog;
 use crate::reload::{self, LiveRules, ReloadHandle, ReloadOutcome, ReloadReport, Trigger};
 use crate::server::{self, BasicAuth, DecisionLogSink, FailMode, Metrics, Shared};
@@ -23,9 +24,8 @@ const DECISION_LOG_FLUSH: Duration = Duration::from_secs(5);
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The rules folder.
-    #[arg(long, env = "INFLIGHT_RULES", default_value = "rules")]
-    pub rules: PathBuf,
+    #[command(flatten)]
+    pub rules: RulesArg,
     /// Address to listen on (port 0 picks a free port; the address bound is logged).
     #[arg(long, env = "INFLIGHT_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -89,7 +89,7 @@ impl ServeArgs {
         };
         let max_body = usize::try_from(self.max_body).context("--max-body is too large for this machine")?;
         Ok(Settings {
-            rules: self.rules.clone(),
+            rules: self.rules.dir.clone(),
             log_format: self.log_format,
             server: server::Config {
                 listen: self.listen,
@@ -114,16 +114,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 
     let (live, warnings) = match LiveRules::load(&settings.rules) {
         Ok(loaded) => loaded,
-        Err(err) => {
-            for d in &err.0 {
-                eprintln!("{d}");
-            }
-            anyhow::bail!(
-                "rules in {} do not load: {} error(s); not starting",
-                settings.rules.display(),
-                err.error_count()
-            )
-        }
+        Err(err) => return Err(super::load_failed(&settings.rules, &err).context("not starting")),
     };
     for w in &warnings {
         warn!("{w}");

@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use super::{RulesArg, load_rules};
+use super::RulesArg;
 use crate::rules::selftest;
 
 pub fn run(args: &RulesArg) -> anyhow::Result<ExitCode> {
-    let loaded = load_rules(&args.rules)?;
+    let loaded = args.load()?;
     let report = selftest::run(&loaded.ruleset);
     for failure in &report.failures {
         println!("FAIL {failure}");

@@ -16,8 +16,9 @@ use toml::Spanned;
 use super::matcher::LevelBuilder;
 use super::model::{CondValue, Conditions, Field, ListDef, MatchMode, PackFile, RuleDef};
 use super::normalize::{Level, is_word_char, normalize_keyword};
-use super::{Attribute, Case, Clause, Condition, Example, Rule, Ruleset};
+use super::{Case, Clause, Condition, Example, Rule, Ruleset};
 use crate::error::{Diagnostic, LineIndex, LoadError, Position};
+use crate::message::{ConditionKey, Test};
 
 /// Compiled size limit of one regex: a pathological pattern is refused at load instead of
 /// eating memory (Discord AutoMod allows 260 characters; this is far above any sane pattern).
@@ -206,7 +207,7 @@ impl Compiler {
             let c = case.get_ref();
             self.cases.push(Case {
                 name: c.name.clone(),
-                message: c.message.clone(),
+                message: c.message.0.clone(),
                 expect: c.expect.clone(),
                 file: sp.path.clone(),
                 position: sp.pos(case),
@@ -381,39 +382,30 @@ impl Compiler {
         c: &Conditions,
     ) -> Condition {
         let mut clauses = Vec::new();
-        let strings = [
-            ("receiver_type", Attribute::ReceiverType, &c.receiver_type),
-            ("receiver", Attribute::Receiver, &c.receiver),
-            ("sender", Attribute::Sender, &c.sender),
-            ("sender_role", Attribute::SenderRole, &c.sender_role),
-            ("category", Attribute::Category, &c.category),
-            ("type", Attribute::Type, &c.kind),
-            ("app_id", Attribute::AppId, &c.app_id),
-            ("conversation", Attribute::Conversation, &c.conversation),
-        ];
-        for (key, attribute, value) in strings {
-            match value {
-                None => {}
-                Some(CondValue::One(s)) => clauses.push(Clause::AnyOf(attribute, vec![s.clone()])),
-                Some(CondValue::Any(list)) => clauses.push(Clause::AnyOf(attribute, list.clone())),
-                Some(CondValue::Bool(_)) => self.error(
+        for (key, value) in c {
+            let Some(condition) = ConditionKey::of(key) else {
+                let known = ConditionKey::names().join(", ");
+                self.error(file, pos, rule, format!("unknown condition key `{which}.{key}` (known: {known})"));
+                continue;
+            };
+            match (condition, value) {
+                (ConditionKey::Attribute(attribute, Test::OneOf), CondValue::One(s)) => {
+                    clauses.push(Clause::AnyOf(attribute, vec![s.clone()]))
+                }
+                (ConditionKey::Attribute(attribute, Test::OneOf), CondValue::Any(list)) => {
+                    clauses.push(Clause::AnyOf(attribute, list.clone()))
+                }
+                (ConditionKey::Attribute(_, Test::OneOf), CondValue::Bool(_)) => self.error(
                     file,
                     pos,
                     rule,
                     format!("`{which}.{key}` takes a string or a list of strings, not a bool"),
                 ),
-            }
-        }
-        type BoolClause = fn(bool) -> Clause;
-        let bools: [(&str, &Option<CondValue>, BoolClause); 2] = [
-            ("has_attachments", &c.has_attachments, Clause::HasAttachments),
-            ("parent", &c.parent, Clause::IsThreadReply),
-        ];
-        for (key, value, clause) in bools {
-            match value {
-                None => {}
-                Some(CondValue::Bool(b)) => clauses.push(clause(*b)),
-                Some(_) => self.error(file, pos, rule, format!("`{which}.{key}` takes true or false")),
+                (ConditionKey::Attribute(attribute, _), CondValue::Bool(b)) => {
+                    clauses.push(Clause::Present(attribute, *b))
+                }
+                (ConditionKey::HasAttachments, CondValue::Bool(b)) => clauses.push(Clause::HasAttachments(*b)),
+                (_, _) => self.error(file, pos, rule, format!("`{which}.{key}` takes true or false")),
             }
         }
         Condition { clauses }

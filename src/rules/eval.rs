@@ -1,4 +1,4 @@
-//! `Ruleset` + `MessageView` → `Decision` (INTERFACE.md §4), and the answer body it implies.
+//! `Ruleset` + `MessageView` → `Decision` (docs/decision.md), and the answer body it implies.
 //!
 //! Pure: no I/O, no clock, no shared mutable state. Each string a rule reads is normalized once
 //! per level in use, searched by that level's matcher, and every hit is mapped back to the
@@ -15,8 +15,8 @@ use unicode_segmentation::UnicodeSegmentation;
 use super::matcher::{LevelMatcher, PatternRef, RawHit};
 use super::model::{Field, Mode, RuleAction};
 use super::normalize::Normalized;
-use super::{Attribute, Clause, Condition, Rule, Ruleset};
-use crate::protocol::MessageView;
+use super::{Clause, Condition, Rule, Ruleset};
+use crate::protocol::{Answer, AnswerMatch, MessageView, TagAnswer};
 
 /// What the answer does to the message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -31,6 +31,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in the order reports list them.
+    pub const ALL: [Verdict; 3] = [Verdict::Allow, Verdict::Tag, Verdict::Drop];
+
+    /// The position in [`Verdict::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Allow => "allow",
@@ -85,16 +93,28 @@ impl<'r> Decision<'r> {
         self.hits.iter().filter(|h| h.rule.mode == Mode::Shadow)
     }
 
-    /// The body CometChat gets (INTERFACE.md §4).
+    /// The enforced hits' tags, sorted and unique.
+    pub fn tags(&self) -> Vec<&str> {
+        let mut tags: Vec<&str> = self.enforced().flat_map(|h| h.rule.tags.iter().map(String::as_str)).collect();
+        tags.sort_unstable();
+        tags.dedup();
+        tags
+    }
+
+    /// The ids of the enforced rules that hit, sorted (each rule hits once per decision).
+    pub fn rule_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.enforced().map(|h| h.rule.id.as_str()).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The body CometChat gets (docs/decision.md).
     pub fn answer(&self) -> Answer<'_> {
         match self.verdict {
             Verdict::Allow => Answer::Allow {},
             Verdict::Drop => Answer::Drop { action: "do_not_propagate" },
             Verdict::Tag => {
-                let mut tags: Vec<&str> =
-                    self.enforced().flat_map(|h| h.rule.tags.iter().map(String::as_str)).collect();
-                tags.sort_unstable();
-                tags.dedup();
+                let tags = self.tags();
                 let mut hits: Vec<&RuleHit<'_>> = self.enforced().collect();
                 hits.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
                 let rules = hits.iter().map(|h| h.rule.id.as_str()).collect();
@@ -128,37 +148,6 @@ impl<'r> Decision<'r> {
         // Serializing plain structs of strings and integers into memory cannot fail.
         serde_json::to_vec(&self.answer()).unwrap_or_else(|_| b"{}".to_vec())
     }
-}
-
-/// The JSON body of an answer.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum Answer<'a> {
-    Drop { action: &'static str },
-    Tag(TagAnswer<'a>),
-    Allow {},
-}
-
-#[derive(Debug, Serialize)]
-pub struct TagAnswer<'a> {
-    pub score: i64,
-    pub tags: Vec<&'a str>,
-    pub rules: Vec<&'a str>,
-    pub matches: Vec<AnswerMatch<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub masked_text: Option<&'a str>,
-    pub ruleset: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AnswerMatch<'a> {
-    pub rule: &'a str,
-    pub field: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
-    pub start: usize,
-    pub end: usize,
-    pub text: &'a str,
 }
 
 /// Per-thread buffers reused across evaluations, so the hot path does not allocate them anew.
@@ -335,22 +324,10 @@ fn conditions_hold(rule: &Rule, msg: &MessageView<'_>) -> bool {
 
 fn condition_holds(condition: &Condition, msg: &MessageView<'_>) -> bool {
     condition.clauses.iter().all(|clause| match clause {
-        Clause::AnyOf(attribute, values) => {
-            let actual = match attribute {
-                Attribute::ReceiverType => &msg.receiver_type,
-                Attribute::Receiver => &msg.receiver,
-                Attribute::Sender => &msg.sender,
-                Attribute::SenderRole => &msg.sender_role,
-                Attribute::Category => &msg.category,
-                Attribute::Type => &msg.kind,
-                Attribute::AppId => &msg.app_id,
-                Attribute::Conversation => &msg.conversation,
-            };
-            // A condition on a field the message lacks does not hold.
-            actual.as_deref().is_some_and(|a| values.iter().any(|v| v == a))
-        }
+        // A condition on a field the message lacks does not hold.
+        Clause::AnyOf(attribute, values) => msg.get(*attribute).is_some_and(|a| values.iter().any(|v| v == a)),
+        Clause::Present(attribute, want) => msg.get(*attribute).is_some() == *want,
         Clause::HasAttachments(want) => msg.has_attachments() == *want,
-        Clause::IsThreadReply(want) => msg.parent.is_some() == *want,
     })
 }
 
@@ -416,9 +393,7 @@ impl<'m> FieldStrings<'m> {
                     }
                     return;
                 }
-                Field::AttachmentNames => self
-                    .attachment_names
-                    .get_or_init(|| self.msg.attachments.iter().filter_map(|a| a.name.as_deref()).collect()),
+                Field::AttachmentNames => self.attachment_names.get_or_init(|| self.msg.attachment_names().collect()),
                 Field::Urls => self.urls.get_or_init(|| {
                     let in_text =
                         self.msg.text.as_deref().into_iter().flat_map(|t| {
@@ -439,6 +414,13 @@ impl<'m> FieldStrings<'m> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdict_index_is_the_position_in_all() {
+        for (i, v) in Verdict::ALL.iter().enumerate() {
+            assert_eq!(v.index(), i, "{}", v.name());
+        }
+    }
 
     #[test]
     fn mask_writes_one_star_per_grapheme() {

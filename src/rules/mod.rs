@@ -22,6 +22,7 @@ pub use model::{Field, MatchMode, Mode, RuleAction};
 pub use normalize::Level;
 
 use crate::error::Position;
+use crate::message::{Attribute, MessageView};
 use matcher::LevelMatcher;
 
 /// A compiled, immutable rule set: shared by `Arc` between every request and swapped whole on
@@ -131,28 +132,16 @@ pub(crate) struct Condition {
 pub(crate) enum Clause {
     /// A string attribute of the message must equal one of these.
     AnyOf(Attribute, Vec<String>),
+    /// The message must (true) or must not (false) carry the attribute.
+    Present(Attribute, bool),
     HasAttachments(bool),
-    IsThreadReply(bool),
-}
-
-/// The message attributes `when` / `unless` can test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Attribute {
-    ReceiverType,
-    Receiver,
-    Sender,
-    SenderRole,
-    Category,
-    Type,
-    AppId,
-    Conversation,
 }
 
 /// A compiled `[[case]]`.
 #[derive(Debug, Clone)]
 pub struct Case {
     pub name: String,
-    pub message: model::CaseMessage,
+    pub message: MessageView<'static>,
     pub expect: model::Expectation,
     pub file: PathBuf,
     pub position: Position,

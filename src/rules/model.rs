@@ -1,4 +1,4 @@
-//! The serde types of a rule file (INTERFACE.md §2), and nothing else.
+//! The serde types of a rule file (docs/rules.md), and nothing else.
 //!
 //! First stage of the rule-change flow: a file's text is parsed into a `PackFile`; `compile` then
 //! validates it and builds the matcher. Every struct refuses unknown keys, and values whose
@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::normalize::Level;
+use crate::message::FlatMessage;
 
 /// One `*.toml` rule pack as written.
 #[derive(Debug, Deserialize)]
@@ -177,22 +178,9 @@ impl Mode {
     }
 }
 
-/// `when` / `unless`: every key present must hold.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Conditions {
-    pub receiver_type: Option<CondValue>,
-    pub receiver: Option<CondValue>,
-    pub sender: Option<CondValue>,
-    pub sender_role: Option<CondValue>,
-    pub category: Option<CondValue>,
-    #[serde(rename = "type")]
-    pub kind: Option<CondValue>,
-    pub app_id: Option<CondValue>,
-    pub conversation: Option<CondValue>,
-    pub has_attachments: Option<CondValue>,
-    pub parent: Option<CondValue>,
-}
+/// `when` / `unless`: every key present must hold. Keys are the condition keys of the message
+/// schema (`crate::message::ConditionKey`), checked by `compile`.
+pub type Conditions = BTreeMap<String, CondValue>;
 
 /// A condition value: a string, a bool, or a list of strings (any of them).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -223,28 +211,9 @@ pub struct PolicyDef {
 #[serde(deny_unknown_fields)]
 pub struct CaseDef {
     pub name: String,
-    pub message: CaseMessage,
+    /// The message in the flat form of the message schema (`crate::message::FlatMessage`).
+    pub message: FlatMessage,
     pub expect: Expectation,
-}
-
-/// The message of a `[[case]]`, in rule-file terms rather than CometChat's JSON.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaseMessage {
-    pub text: Option<String>,
-    pub receiver_type: Option<String>,
-    pub receiver: Option<String>,
-    pub sender: Option<String>,
-    pub sender_role: Option<String>,
-    pub category: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub app_id: Option<String>,
-    pub conversation: Option<String>,
-    pub parent: Option<String>,
-    #[serde(default)]
-    pub attachments: Vec<String>,
-    pub metadata: Option<toml::Table>,
 }
 
 /// What a `[[case]]` expects; every key given must match exactly.

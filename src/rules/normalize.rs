@@ -1,4 +1,4 @@
-//! Text → normalized text plus a map back to the original bytes (INTERFACE.md §3).
+//! Text → normalized text plus a map back to the original bytes (docs/normalization.md).
 //!
 //! Sits between the message view and the matcher: every string a rule reads is normalized once per
 //! level in use, matched, and each hit is mapped back to a span of the original text. Keywords and

@@ -1,14 +1,12 @@
 //! Runs the `examples` and `[[case]]`s that rule files carry and reports every failure with an
 //! explanation. Shared by `inflight test` and the test suite, so both judge rules the same way.
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 
-use super::model::{CaseMessage, ExpectedAction};
+use super::model::ExpectedAction;
 use super::normalize::normalize;
 use super::{Case, Decision, Ruleset, Verdict};
 use crate::error::Position;
-use crate::protocol::{AttachmentView, MessageView, Metadata};
 
 /// The outcome of running every example and case of a rule set.
 #[derive(Debug, Default)]
@@ -93,8 +91,7 @@ pub fn run(ruleset: &Ruleset) -> Report {
     }
     for case in &ruleset.cases {
         report.cases_run += 1;
-        let message = case_message(&case.message);
-        let decision = ruleset.evaluate(&message);
+        let decision = ruleset.evaluate(&case.message);
         let problems = check_case(case, &decision);
         if !problems.is_empty() {
             report.failures.push(Failure {
@@ -125,23 +122,22 @@ fn check_case(case: &Case, decision: &Decision<'_>) -> Vec<String> {
             problems.push(format!("expected action {}, got {}", want.name(), decision.verdict.name()));
         }
     }
-    let mut tags: Vec<&str> = decision.enforced().flat_map(|h| h.rule.tags.iter().map(String::as_str)).collect();
-    tags.sort_unstable();
-    tags.dedup();
+    let sorted = |list: &[String]| -> Vec<String> {
+        let mut list = list.to_vec();
+        list.sort_unstable();
+        list.dedup();
+        list
+    };
+    let tags = decision.tags();
     if let Some(want) = &expect.tags {
-        let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
-        want.sort_unstable();
-        want.dedup();
+        let want = sorted(want);
         if want != tags {
             problems.push(format!("expected tags {want:?}, got {tags:?}"));
         }
     }
     if let Some(want) = &expect.rules {
-        let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
-        want.sort_unstable();
-        want.dedup();
-        let mut rules: Vec<&str> = decision.enforced().map(|h| h.rule.id.as_str()).collect();
-        rules.sort_unstable();
+        let want = sorted(want);
+        let rules = decision.rule_ids();
         if want != rules {
             problems.push(format!("expected rules {want:?}, got {rules:?}"));
         }
@@ -157,34 +153,4 @@ fn check_case(case: &Case, decision: &Decision<'_>) -> Vec<String> {
         problems.push(format!("expected masked_text {want:?}, got {:?}", decision.masked_text));
     }
     problems
-}
-
-/// A `[[case]]` message as the view a webhook body would produce.
-pub fn case_message(m: &CaseMessage) -> MessageView<'_> {
-    fn s(v: &Option<String>) -> Option<Cow<'_, str>> {
-        v.as_deref().map(Cow::Borrowed)
-    }
-    MessageView {
-        app_id: s(&m.app_id),
-        webhook: None,
-        conversation: s(&m.conversation),
-        sender: s(&m.sender),
-        sender_role: s(&m.sender_role),
-        receiver: s(&m.receiver),
-        receiver_type: s(&m.receiver_type),
-        category: s(&m.category),
-        kind: s(&m.kind),
-        parent: s(&m.parent),
-        text: s(&m.text),
-        attachments: m
-            .attachments
-            .iter()
-            .map(|name| AttachmentView { name: Some(Cow::Borrowed(name.as_str())), url: None })
-            .collect(),
-        metadata: m
-            .metadata
-            .as_ref()
-            .and_then(|t| serde_json::to_value(t).ok())
-            .map_or(Metadata::Absent, Metadata::Value),
-    }
 }

@@ -1,27 +1,9 @@
 //! The hook where each `before_message` decision leaves the request path for the decision log
-//! (`--decision-log FILE`, INTERFACE.md §5). The server calls a `DecisionSink` once per decided
+//! (`--decision-log FILE`, docs/service.md). The server calls a `DecisionSink` once per decided
 //! message; `DecisionLogSink` connects it to the file writer of `crate::decision_log`.
 
-use std::time::{Duration, SystemTime};
-
-use crate::decision_log::{DecisionLog, format_line};
-use crate::protocol::MessageView;
-use crate::rules::Decision;
-
-/// Everything a decision-log line needs, borrowed for the duration of the call.
-#[derive(Debug)]
-pub struct DecisionRecord<'a> {
-    /// When the request was decided.
-    pub at: SystemTime,
-    /// The message as parsed: webhook id, app id, sender, receiver, receiver type, text.
-    pub message: &'a MessageView<'a>,
-    /// Every hit, shadow hits included, and the rule set that decided.
-    pub decision: &'a Decision<'a>,
-    /// The exact body sent to CometChat.
-    pub answer: &'a [u8],
-    /// Time spent in `Ruleset::evaluate`.
-    pub eval: Duration,
-}
+use crate::decision_log::DecisionLog;
+pub use crate::decision_log::DecisionRecord;
 
 /// Receives every decision. Called on a server worker thread while the request waits, so an
 /// implementation must not block: copy what it needs and hand it to a writer thread. It must
@@ -64,9 +46,8 @@ impl DecisionLogSink {
 
 impl DecisionSink for DecisionLogSink {
     fn record(&self, r: &DecisionRecord<'_>) {
-        let eval_ns = u64::try_from(r.eval.as_nanos()).unwrap_or(u64::MAX);
         // A full queue drops the line and counts it (`DecisionLog::dropped`).
-        self.log.record(format_line(r.message, r.decision, r.answer, eval_ns, self.log_text, r.at));
+        self.log.record(r.to_line(self.log_text));
     }
 
     fn counts(&self) -> SinkCounts {

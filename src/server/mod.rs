@@ -1,4 +1,4 @@
-//! The HTTP service (INTERFACE.md §5): the app, its routes and their shared state. The request
+//! The HTTP service (docs/service.md): the app, its routes and their shared state. The request
 //! flow enters here (`webhook`) and leaves as the answer body.
 //!
 //! `build` binds the listener first and returns the server with the address it got, so the
@@ -79,7 +79,7 @@ pub struct Config {
 pub const DEFAULT_MAX_BODY: usize = 262_144;
 
 impl Config {
-    /// The defaults of INTERFACE.md §5, listening on `listen`.
+    /// The defaults of docs/service.md, listening on `listen`.
     pub fn new(listen: SocketAddr) -> Config {
         Config {
             listen,

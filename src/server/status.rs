@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
-use crate::decision_log::rfc3339;
+use crate::time::rfc3339;
 
 /// `200 {"status":"ok"}` while the process serves.
 pub(super) async fn healthz() -> HttpResponse {

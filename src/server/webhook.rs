@@ -1,4 +1,4 @@
-//! The webhook route (INTERFACE.md §5): auth → body within `--max-body` → `protocol::parse_request`
+//! The webhook route (docs/service.md): auth → body within `--max-body` → `protocol::parse_request`
 //! → `Ruleset::evaluate` with the rule set serving now → the answer body: where the request
 //! flow enters and leaves HTTP.
 //!
@@ -24,13 +24,8 @@ use tracing::{Level, debug, enabled, error, warn};
 use super::decisions::DecisionRecord;
 use super::metrics::{Outcome, Trigger};
 use super::{AppState, FailMode};
-use crate::protocol::{MessageView, parse_request};
+use crate::protocol::{ALLOW_BODY, DROP_BODY, MessageView, parse_request};
 use crate::rules::{Decision, Mode, Ruleset, Verdict};
-
-/// `{}`: nothing to inject.
-pub const ALLOW_BODY: &[u8] = b"{}";
-/// Drops the message.
-pub const DROP_BODY: &[u8] = br#"{"action":"do_not_propagate"}"#;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const BASIC_CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="inflight""#);

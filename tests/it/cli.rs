@@ -5,7 +5,7 @@
 //! Golden files: `tests/data/golden/<fixture>.json` hold the exact stdout of
 //! `inflight eval --rules tests/data/golden_rules --json --payload <fixture>`. After a deliberate
 //! change, rewrite them with `INFLIGHT_BLESS=1 cargo test --test it cli::golden`, then read the
-//! diff by hand before keeping it (spans must point into the original text, see INTERFACE.md §4).
+//! diff by hand before keeping it (spans must point into the original text, see docs/decision.md).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -470,7 +470,7 @@ fn fixture_text(body: &Value) -> Option<&str> {
 
 /// What the golden files must keep showing, whatever they are blessed to: the rules really hit
 /// (tag, mask and drop among the answers, `{}` for other triggers), and every answer keeps the
-/// shape of INTERFACE.md §4.
+/// shape of docs/decision.md.
 #[test]
 fn golden_answers_cover_every_outcome_and_keep_their_shape() {
     let hash = inflight::rules::load_dir(&data("golden_rules")).expect("golden rules load").ruleset.hash().to_owned();
@@ -522,4 +522,18 @@ fn golden_answers_cover_every_outcome_and_keep_their_shape() {
         tags >= 2 && masks >= 1 && drops >= 1 && allows >= 1,
         "tags {tags}, masks {masks}, drops {drops}, allows {allows}"
     );
+}
+
+/// The bundled starter packs carry their own examples and cases; a broken one fails the suite,
+/// with `inflight test`'s explanation of every failure.
+#[test]
+fn bundled_rules_pass_their_examples_and_cases() {
+    let rules = crate::support::root().join("rules");
+    let out = run_on("test", &rules);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "bundled rules fail their own tests:\n{text}{}", stderr(&out));
+    let summary = text.lines().last().unwrap_or_default();
+    let passed: usize = summary.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(summary.contains(" 0 failed") && passed >= 100, "expected every example and case to run: {summary}");
+    assert!(!summary.contains(" 0 cases"), "the bundled packs carry [[case]]s: {summary}");
 }

@@ -1,4 +1,4 @@
-//! Property test of the compiled rule engine against a naive reference (INTERFACE.md §3–§4).
+//! Property test of the compiled rule engine against a naive reference (docs/normalization.md, docs/decision.md).
 //!
 //! Random small rule sets are written as TOML, loaded with `inflight::rules::load_dir` exactly as
 //! the service loads them, and evaluated on random texts full of what normalization must handle
@@ -270,7 +270,7 @@ fn reference(specs: &[RuleSpec], original: &str) -> Hits {
 }
 
 fn engine(ruleset: &inflight::rules::Ruleset, original: &str) -> Hits {
-    let view = MessageView { text: Some(original.into()), ..MessageView::default() };
+    let view = MessageView::with_text(original);
     let decision = ruleset.evaluate(&view);
     let mut all = Hits::new();
     for hit in &decision.hits {

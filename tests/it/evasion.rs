@@ -5,7 +5,6 @@
 //!
 //! Run: `cargo test --test it evasion:: -- --nocapture`
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -17,7 +16,7 @@ use crate::support::{data, root};
 
 const COMMAND: &str = "cargo test --test it evasion:: -- --nocapture";
 
-/// Techniques the corpus measures although `strict` does not claim to undo them (INTERFACE.md §3):
+/// Techniques the corpus measures although `strict` does not claim to undo them (docs/normalization.md):
 /// a starred-out letter (`f*ck`), substitutions outside its leetspeak list (`sh!t`, `fvck`), and a
 /// word broken by spaces into pieces (`fu ck`). They are reported, marked with †, and left out of
 /// the recall assertions, which hold inflight to what strict promises. Strict's keyword variants
@@ -88,7 +87,7 @@ fn pack_keywords(rule_id: &str) -> Vec<String> {
 }
 
 fn flagged_by_inflight(ruleset: &Ruleset, text: &str) -> bool {
-    let msg = MessageView { text: Some(Cow::Borrowed(text)), ..MessageView::default() };
+    let msg = MessageView::with_text(text);
     ruleset.evaluate(&msg).verdict != Verdict::Allow
 }
 

@@ -1,6 +1,6 @@
 //! The HTTP service against a real server on a random port: in process (the library's
 //! `server::build`, each test with its own server, rules and metrics) for the request table of
-//! INTERFACE.md §5, and the `inflight serve` binary for start-up, flags, logs, TLS and shutdown.
+//! docs/service.md, and the `inflight serve` binary for start-up, flags, logs, TLS and shutdown.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

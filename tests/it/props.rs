@@ -1,10 +1,9 @@
 //! Hardening properties over hostile input: arbitrary request bodies through
 //! `protocol::parse_request` and the engine, arbitrary Unicode through every normalization level,
-//! and the offsets and masking the engine reports (INTERFACE.md §1, §3, §4).
+//! and the offsets and masking the engine reports (docs/cometchat.md, docs/normalization.md, docs/decision.md).
 //!
 //! A few hundred cases each, so the whole module runs in seconds.
 
-use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use inflight::protocol::{MessageView, parse_request};
@@ -348,7 +347,7 @@ fn check_answer(decision: &Decision<'_>) -> Result<(), TestCaseError> {
 }
 
 fn evaluate_text<'r>(rules: &'r Ruleset, text: &str) -> Decision<'r> {
-    rules.evaluate(&MessageView { text: Some(Cow::Borrowed(text)), ..MessageView::default() })
+    rules.evaluate(&MessageView::with_text(text))
 }
 
 /// Every span on char boundaries of the text, and its `text` the original substring.

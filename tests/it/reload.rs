@@ -1,4 +1,4 @@
-//! Hot reload (INTERFACE.md §6) against the real `inflight serve` binary: rule files are edited
+//! Hot reload (docs/service.md) against the real `inflight serve` binary: rule files are edited
 //! the ways editors, `git`, `rsync` and Kubernetes really change them while a bounded load loop
 //! keeps calling the webhook. Every answer must be exactly what the library decides with one
 //! complete version of the files (never a mix), and no request may fail.

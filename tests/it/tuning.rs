@@ -1,4 +1,4 @@
-//! The tuning loop end to end (INTERFACE.md §5 decision log, §7 replay): the real service under
+//! The tuning loop end to end (docs/service.md decision log, docs/cli.md replay): the real service under
 //! concurrent load writes one decision-log line per `before_message`, holding exactly what it
 //! answered; replaying that log against the same rules changes nothing, and against edited rules
 //! reports exactly the messages whose answers change. Shadow rules are counted, never answered.
@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use inflight::protocol::Attribute;
 use serde_json::{Value, json};
 
 use crate::support::{ServeProcess, agent, before_message, inflight, rules_dir, stdout};
@@ -159,7 +160,7 @@ fn the_decision_log_holds_what_was_answered_and_replays_exactly() {
         let text = line["text"].as_str().expect("text");
         let request_body = body(text, 0);
         let mut request = inflight::protocol::parse_request(&request_body).expect("parse");
-        request.message.sender_role = line["sender_role"].as_str().map(|r| r.to_owned().into());
+        request.message.set(Attribute::SenderRole, line["sender_role"].as_str().map(|r| r.to_owned().into()));
         let strip = |answer: Vec<u8>| {
             let mut v: Value = serde_json::from_slice(&answer).expect("json");
             v.as_object_mut().map(|o| o.remove("ruleset"));

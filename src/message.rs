@@ -1,0 +1,463 @@
+//! The one message schema: every attribute a rule can test, defined once, and the view of a
+//! message that rules read.
+//!
+//! An attribute has one row in [`ATTRIBUTES`]: its name (in rule files, `[[case]]` messages,
+//! flat replay lines and decision-log lines alike), where a CometChat body carries it, how
+//! `when` / `unless` test it, and whether the decision log always writes it. The webhook parser
+//! ([`crate::protocol`]), the flat readers ([`read_flat_value`], used by `[[case]]`, replay and
+//! the decision log), the decision-log writer ([`MessageView::attributes`]) and the condition
+//! compiler all go through that table, so a new attribute is one row, and two readings of the
+//! same field cannot drift apart. Every value passes [`Attribute::clean`] on the way in, whatever
+//! it was read from.
+
+// Crafted input must never panic on the request path (STYLE.md).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::protocol::{LenientSeq, LenientStr};
+
+/// A message attribute rules can test or the decision log records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Attribute {
+    AppId,
+    Webhook,
+    Conversation,
+    Sender,
+    SenderRole,
+    Receiver,
+    ReceiverType,
+    Category,
+    Type,
+    Parent,
+}
+
+/// Where a CometChat webhook body carries an attribute: a key of one of its objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyPath {
+    pub object: BodyObject,
+    pub key: &'static str,
+}
+
+/// The objects of a webhook body that carry attributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyObject {
+    /// The envelope (beside `trigger` and `data`).
+    Envelope,
+    /// The message object (`data`, or `data.message` in a v2 envelope).
+    Message,
+    /// The sender's entity, `data.data.entities.sender.entity`.
+    SenderEntity,
+}
+
+const fn at(object: BodyObject, key: &'static str) -> BodyPath {
+    BodyPath { object, key }
+}
+
+/// How `when` / `unless` test an attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Test {
+    /// A string, or a list of strings of which the value must equal one.
+    OneOf,
+    /// A bool: whether the message carries the attribute (`parent = true`: a thread reply).
+    Present,
+    /// Not a condition key.
+    None,
+}
+
+/// One row of the schema.
+#[derive(Debug)]
+pub struct AttributeDef {
+    pub attribute: Attribute,
+    /// The key in rule files, flat lines and decision-log lines.
+    pub name: &'static str,
+    pub body: BodyPath,
+    pub test: Test,
+    /// Written to every decision-log line, as `null` when absent (the line's documented keys);
+    /// the others are written only when present.
+    pub always_logged: bool,
+}
+
+/// Every attribute, in the order of [`Attribute`].
+pub const ATTRIBUTES: [AttributeDef; 10] = [
+    def(Attribute::AppId, "app_id", at(BodyObject::Envelope, "appId"), Test::OneOf, true),
+    def(Attribute::Webhook, "webhook", at(BodyObject::Envelope, "webhook"), Test::None, true),
+    def(Attribute::Conversation, "conversation", at(BodyObject::Message, "conversationId"), Test::OneOf, false),
+    def(Attribute::Sender, "sender", at(BodyObject::Message, "sender"), Test::OneOf, true),
+    def(Attribute::SenderRole, "sender_role", at(BodyObject::SenderEntity, "role"), Test::OneOf, false),
+    def(Attribute::Receiver, "receiver", at(BodyObject::Message, "receiver"), Test::OneOf, true),
+    def(Attribute::ReceiverType, "receiver_type", at(BodyObject::Message, "receiverType"), Test::OneOf, true),
+    def(Attribute::Category, "category", at(BodyObject::Message, "category"), Test::OneOf, false),
+    def(Attribute::Type, "type", at(BodyObject::Message, "type"), Test::OneOf, false),
+    def(Attribute::Parent, "parent", at(BodyObject::Message, "parentId"), Test::Present, false),
+];
+
+const fn def(
+    attribute: Attribute,
+    name: &'static str,
+    body: BodyPath,
+    test: Test,
+    always_logged: bool,
+) -> AttributeDef {
+    AttributeDef { attribute, name, body, test, always_logged }
+}
+
+const COUNT: usize = ATTRIBUTES.len();
+
+impl Attribute {
+    /// This attribute's row.
+    pub fn def(self) -> &'static AttributeDef {
+        // `ATTRIBUTES` lists the variants in declaration order (checked by a test), so the
+        // discriminant is the row.
+        #[allow(clippy::indexing_slicing)]
+        &ATTRIBUTES[self as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+
+    /// The attribute named `name` in rule files and flat lines.
+    pub fn from_name(name: &str) -> Option<Attribute> {
+        ATTRIBUTES.iter().find(|d| d.name == name).map(|d| d.attribute)
+    }
+
+    /// The attribute a body carries under `key` of `object`.
+    pub fn in_body(object: BodyObject, key: &str) -> Option<Attribute> {
+        ATTRIBUTES.iter().find(|d| d.body.object == object && d.body.key == key).map(|d| d.attribute)
+    }
+
+    /// A value as rules see it, whatever it was read from: `parent` of `""` or `"0"` is not a
+    /// reply (CometChat writes `"0"` for "no parent").
+    pub fn clean<'a>(self, value: Cow<'a, str>) -> Option<Cow<'a, str>> {
+        match self {
+            Attribute::Parent if value.is_empty() || value == "0" => None,
+            _ => Some(value),
+        }
+    }
+}
+
+/// What rules can see of a message. Every field may be absent.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct MessageView<'a> {
+    attributes: [Option<Cow<'a, str>>; COUNT],
+    pub text: Option<Cow<'a, str>>,
+    pub attachments: Vec<AttachmentView<'a>>,
+    pub metadata: Metadata<'a>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct AttachmentView<'a> {
+    pub name: Option<Cow<'a, str>>,
+    pub url: Option<Cow<'a, str>>,
+}
+
+/// `data.metadata`, kept unparsed until a rule reads the `metadata` field.
+#[derive(Debug, Default, Clone)]
+pub enum Metadata<'a> {
+    #[default]
+    Absent,
+    Raw(&'a RawValue),
+    Value(serde_json::Value),
+}
+
+impl PartialEq for Metadata<'_> {
+    /// Equal when they hold the same JSON, however it is kept.
+    fn eq(&self, other: &Self) -> bool {
+        self.to_value() == other.to_value()
+    }
+}
+
+impl Metadata<'_> {
+    fn to_value(&self) -> Option<serde_json::Value> {
+        match self {
+            Metadata::Absent => None,
+            Metadata::Raw(raw) => serde_json::from_str(raw.get()).ok(),
+            Metadata::Value(v) => Some(v.clone()),
+        }
+    }
+
+    /// Every string value, depth first in document order, skipping anything under `@injected`
+    /// (what webhooks already added is not the sender's content).
+    pub fn strings(&self) -> Vec<String> {
+        let parsed;
+        let value = match self {
+            Metadata::Absent => return Vec::new(),
+            Metadata::Raw(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
+                Ok(v) => {
+                    parsed = v;
+                    &parsed
+                }
+                Err(_) => return Vec::new(),
+            },
+            Metadata::Value(v) => v,
+        };
+        let mut out = Vec::new();
+        collect_strings(value, &mut out);
+        out
+    }
+}
+
+fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        serde_json::Value::Object(map) => {
+            map.iter().filter(|(k, _)| k.as_str() != "@injected").for_each(|(_, v)| collect_strings(v, out))
+        }
+        _ => {}
+    }
+}
+
+impl<'a> MessageView<'a> {
+    /// A message with only a text.
+    pub fn with_text(text: impl Into<Cow<'a, str>>) -> Self {
+        MessageView { text: Some(text.into()), ..MessageView::default() }
+    }
+
+    pub fn get(&self, attribute: Attribute) -> Option<&str> {
+        self.attributes.get(attribute as usize).and_then(|v| v.as_deref())
+    }
+
+    /// Sets an attribute (cleaned as [`Attribute::clean`] says); `None` clears it.
+    pub fn set(&mut self, attribute: Attribute, value: Option<Cow<'a, str>>) {
+        if let Some(slot) = self.attributes.get_mut(attribute as usize) {
+            *slot = value.and_then(|v| attribute.clean(v));
+        }
+    }
+
+    /// Every attribute with its value, in schema order.
+    pub fn attributes(&self) -> impl Iterator<Item = (Attribute, Option<&str>)> + '_ {
+        ATTRIBUTES.iter().map(|d| (d.attribute, self.get(d.attribute)))
+    }
+
+    pub fn has_attachments(&self) -> bool {
+        !self.attachments.is_empty()
+    }
+
+    pub fn attachment_names(&self) -> impl Iterator<Item = &str> {
+        self.attachments.iter().filter_map(|a| a.name.as_deref())
+    }
+
+    /// Converts every borrowed string into an owned one, so the view outlives its body.
+    pub fn into_owned(self) -> MessageView<'static> {
+        fn own(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+            s.map(|s| Cow::Owned(s.into_owned()))
+        }
+        MessageView {
+            attributes: self.attributes.map(own),
+            text: own(self.text),
+            attachments: self
+                .attachments
+                .into_iter()
+                .map(|a| AttachmentView { name: own(a.name), url: own(a.url) })
+                .collect(),
+            metadata: match self.metadata {
+                Metadata::Absent => Metadata::Absent,
+                Metadata::Raw(raw) => serde_json::from_str(raw.get()).map_or(Metadata::Absent, Metadata::Value),
+                Metadata::Value(v) => Metadata::Value(v),
+            },
+        }
+    }
+}
+
+/// A key of `when` / `unless`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionKey {
+    /// An attribute, tested as its row's [`Test`] says.
+    Attribute(Attribute, Test),
+    /// `has_attachments`: a bool, derived from the attachments.
+    HasAttachments,
+}
+
+impl ConditionKey {
+    pub fn of(name: &str) -> Option<ConditionKey> {
+        if name == "has_attachments" {
+            return Some(ConditionKey::HasAttachments);
+        }
+        let def = Attribute::from_name(name)?.def();
+        (def.test != Test::None).then_some(ConditionKey::Attribute(def.attribute, def.test))
+    }
+
+    /// Every condition key, for "expected one of" messages.
+    pub fn names() -> Vec<&'static str> {
+        let mut names: Vec<&str> = ATTRIBUTES.iter().filter(|d| d.test != Test::None).map(|d| d.name).collect();
+        names.push("has_attachments");
+        names
+    }
+}
+
+// ---- the flat form: `[[case]]` messages, flat replay lines, decision-log lines ----
+
+/// A key of the flat form: an attribute by its name, or one of the content keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlatKey {
+    Attribute(Attribute),
+    /// The message text.
+    Text,
+    /// A list of attachment names.
+    Attachments,
+    /// An object whose string values the `metadata` field reads.
+    Metadata,
+}
+
+impl FlatKey {
+    pub fn of(key: &str) -> Option<FlatKey> {
+        match key {
+            "text" => Some(FlatKey::Text),
+            "attachments" => Some(FlatKey::Attachments),
+            "metadata" => Some(FlatKey::Metadata),
+            _ => Attribute::from_name(key).map(FlatKey::Attribute),
+        }
+    }
+
+    /// Every flat key, for "expected one of" messages.
+    pub fn names() -> Vec<&'static str> {
+        let mut names: Vec<&str> = ATTRIBUTES.iter().map(|d| d.name).collect();
+        names.extend(["text", "attachments", "metadata"]);
+        names
+    }
+}
+
+/// Reads the value of one flat key into `view`. Values are read leniently, as a webhook's are:
+/// one of an unexpected type reads as absent; numbers become strings.
+pub fn read_flat_value<'de, A: MapAccess<'de>>(
+    key: FlatKey,
+    map: &mut A,
+    view: &mut MessageView<'de>,
+) -> Result<(), A::Error> {
+    match key {
+        FlatKey::Attribute(attribute) => view.set(attribute, map.next_value::<LenientStr<'de>>()?.0),
+        FlatKey::Text => view.text = map.next_value::<LenientStr<'de>>()?.0,
+        FlatKey::Attachments => {
+            view.attachments = map
+                .next_value::<LenientSeq<LenientStr<'de>>>()?
+                .0
+                .into_iter()
+                .filter_map(|name| name.0)
+                .map(|name| AttachmentView { name: Some(name), url: None })
+                .collect();
+        }
+        FlatKey::Metadata => {
+            // Only an object is metadata. Read as a value, so TOML and JSON both can carry it.
+            let value = map.next_value::<serde_json::Value>()?;
+            view.metadata = if value.is_object() { Metadata::Value(value) } else { Metadata::Absent };
+        }
+    }
+    Ok(())
+}
+
+/// A map key, borrowed from the input where it can be.
+pub struct Key<'de>(pub Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A message in the flat form as a rule file writes it: an unknown key is an error, as
+/// everywhere in a rule file. The form of a `[[case]]` message.
+#[derive(Debug, Default, Clone)]
+pub struct FlatMessage(pub MessageView<'static>);
+
+/// A message in the flat form as a replay line carries it: keys the schema does not know are
+/// ignored.
+#[derive(Debug, Default, Clone)]
+pub struct FlatLine<'a>(pub MessageView<'a>);
+
+impl<'de> serde::Deserialize<'de> for FlatMessage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FlatVisitor { strict: true }).map(|view| FlatMessage(view.into_owned()))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FlatLine<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FlatVisitor { strict: false }).map(FlatLine)
+    }
+}
+
+/// Reads a flat map; `strict`: a key the schema does not know is an error.
+struct FlatVisitor {
+    strict: bool,
+}
+
+impl<'de> Visitor<'de> for FlatVisitor {
+    type Value = MessageView<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a message such as { text = \"…\", receiver_type = \"group\" }")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MessageView<'de>, A::Error> {
+        let mut view = MessageView::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match FlatKey::of(&key) {
+                Some(flat) => read_flat_value(flat, &mut map, &mut view)?,
+                None if self.strict => {
+                    let expected = FlatKey::names().join("`, `");
+                    return Err(de::Error::custom(format!("unknown field `{key}`, expected one of `{expected}`")));
+                }
+                None => skip_value(&mut map)?,
+            }
+        }
+        Ok(view)
+    }
+}
+
+/// Skips one value (for keys a reader does not know).
+pub fn skip_value<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<IgnoredAny>().map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_follow_the_declaration_order_and_names_are_unique() {
+        for (i, d) in ATTRIBUTES.iter().enumerate() {
+            assert_eq!(d.attribute as usize, i, "{}", d.name);
+            assert_eq!(Attribute::from_name(d.name), Some(d.attribute));
+            assert_eq!(
+                Attribute::in_body(d.body.object, d.body.key),
+                Some(d.attribute),
+                "{}: body paths are unique",
+                d.name
+            );
+        }
+        let mut names = FlatKey::names();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before, "flat keys are unique");
+    }
+
+    #[test]
+    fn parent_zero_or_empty_is_not_a_reply_however_it_is_set() {
+        let mut view = MessageView::default();
+        for (value, want) in [("0", None), ("", None), ("msg-1", Some("msg-1"))] {
+            view.set(Attribute::Parent, Some(Cow::Borrowed(value)));
+            assert_eq!(view.get(Attribute::Parent), want, "{value:?}");
+        }
+    }
+}
