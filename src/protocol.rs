@@ -576,3 +576,60 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for LenientSeq<T> {
         d.deserialize_any(V(PhantomData))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_of(body: &str) -> Option<String> {
+        parse_request(body.as_bytes()).unwrap().message.text.map(Cow::into_owned)
+    }
+
+    #[test]
+    fn valid_json_that_serde_refuses_is_still_decided() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            (
+                "lone leading surrogate at the end (a cut emoji)",
+                r#"{"trigger":"before_message","data":{"data":{"text":"free money \ud83d"}}}"#,
+                Some("free money \u{FFFD}"),
+            ),
+            ("lone trailing surrogate", r#"{"data":{"data":{"text":"a\udc00b"}}}"#, Some("a\u{FFFD}b")),
+            ("a real pair stays", r#"{"data":{"data":{"text":"\ud83d\ude00 hi"}}}"#, Some("😀 hi")),
+            ("an escaped backslash is no escape", r#"{"data":{"data":{"text":"\\ud83d"}}}"#, Some("\\ud83d")),
+            ("duplicate key: the last wins", r#"{"data":{"data":{"text":"first","text":"second"}}}"#, Some("second")),
+            (
+                "duplicate data objects: the last wins",
+                r#"{"data":{"data":{"text":"x"}},"data":{"data":{"text":"y"}}}"#,
+                Some("y"),
+            ),
+            ("number out of range reads as absent", r#"{"data":{"sentAt":1e400,"data":{"text":"ok"}}}"#, Some("ok")),
+            ("out-of-range text reads as absent", r#"{"data":{"data":{"text":-1e999}}}"#, None),
+        ];
+        for (name, body, want) in cases {
+            assert_eq!(text_of(body).as_deref(), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn spans_after_a_repaired_surrogate_point_at_the_right_bytes() {
+        let body = r#"{"trigger":"before_message","data":{"data":{"text":"\ud83d send 1 eth"}}}"#;
+        let text = text_of(body).unwrap();
+        assert_eq!(text.find("eth"), Some("\u{FFFD} send 1 ".len()));
+    }
+
+    #[test]
+    fn duplicate_attributes_take_the_last_value() {
+        let body = br#"{"appId":"a1","data":{"sender":"u1","sender":"u2","receiverType":"user","receiverType":"group"},"appId":"a2"}"#;
+        let view = parse_request(body).unwrap().message;
+        assert_eq!(view.get(Attribute::Sender), Some("u2"));
+        assert_eq!(view.get(Attribute::ReceiverType), Some("group"));
+        assert_eq!(view.get(Attribute::AppId), Some("a2"));
+    }
+
+    #[test]
+    fn what_is_not_json_is_still_refused() {
+        for body in ["{\"text\": \"unterminated", "{\"a\": 1e400", "nope", "{\"a\": \"\\ud83d\"", "[1e400]"] {
+            assert!(parse_request(body.as_bytes()).is_err(), "{body}");
+        }
+    }
+}
