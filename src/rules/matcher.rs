@@ -31,7 +31,14 @@ pub(crate) struct KeywordOwner {
 pub(crate) struct RegexPattern {
     pub rule: u32,
     pub regex: Regex,
+    /// The capture group named `hit`, when the regex has one: it sets the reported span (and
+    /// what a mask covers), so a regex can look at context it does not report, such as the
+    /// character before a link.
+    pub hit_group: Option<usize>,
 }
+
+/// The name of the capture group that sets a regex's reported span.
+pub(crate) const HIT_GROUP: &str = "hit";
 
 /// What a raw hit was found by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +132,8 @@ impl LevelBuilder {
     /// Adds an already compiled regex and its parsed form for the prefilter.
     pub fn add_regex(&mut self, regex: Regex, hir: &Hir, rule: u32) {
         self.regex_hirs.push(strip_unicode_word_boundaries(hir));
-        self.regexes.push(RegexPattern { rule, regex });
+        let hit_group = regex.capture_names().position(|name| name == Some(HIT_GROUP));
+        self.regexes.push(RegexPattern { rule, regex, hit_group });
     }
 
     pub fn build(self) -> Result<LevelMatcher, String> {
@@ -209,16 +217,25 @@ impl LevelMatcher {
                 if !wants(pattern.rule) {
                     continue;
                 }
-                for m in pattern.regex.find_iter(text) {
+                let mut push = |start: usize, end: usize| {
                     // An empty match marks no words; it is warned about at load time.
-                    if m.start() < m.end() {
+                    if start < end {
                         out.push(RawHit {
                             rule: pattern.rule,
-                            start: m.start(),
-                            end: m.end(),
+                            start,
+                            end,
                             pattern: PatternRef::Regex(id.as_usize() as u32),
                         });
                     }
+                };
+                match pattern.hit_group {
+                    None => pattern.regex.find_iter(text).for_each(|m| push(m.start(), m.end())),
+                    // A match whose `hit` group took no part reports nothing.
+                    Some(group) => pattern
+                        .regex
+                        .captures_iter(text)
+                        .filter_map(|c| c.get(group))
+                        .for_each(|m| push(m.start(), m.end())),
                 }
             }
         }

@@ -537,3 +537,31 @@ fn bundled_rules_pass_their_examples_and_cases() {
     assert!(summary.contains(" 0 failed") && passed >= 100, "expected every example and case to run: {summary}");
     assert!(!summary.contains(" 0 cases"), "the bundled packs carry [[case]]s: {summary}");
 }
+
+/// A regex that needs context names the part to report `hit`: spans and masks cover only that
+/// group, as in the bundled url-shortener rule (`check out bit.ly/abc` reports `bit.ly/abc`).
+#[test]
+fn a_regex_hit_group_sets_the_span_and_the_mask() {
+    let bundled = crate::support::root().join("rules");
+    let out =
+        inflight().args(["eval", "--json", "--rules"]).arg(&bundled).arg("check out bit.ly/abc").output().unwrap();
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("eval --json prints JSON");
+    assert_eq!(answer["matches"][0]["text"], "bit.ly/abc", "{answer}");
+    assert_eq!(answer["matches"][0]["start"], 10, "{answer}");
+
+    let dir = crate::support::rules_dir(&[(
+        "orders.toml",
+        "[[rule]]\nid = \"o.number\"\nregex = ['(?:^|\\s)(?P<hit>#\\d+)']\naction = \"mask\"\n",
+    )]);
+    let out =
+        inflight().args(["eval", "--json", "--rules"]).arg(dir.path()).arg("order #123 and #45").output().unwrap();
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("eval --json prints JSON");
+    assert_eq!(answer["masked_text"], "order **** and ***", "{answer}");
+    let spans: Vec<(u64, u64)> = answer["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["start"].as_u64().unwrap(), m["end"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(spans, [(6, 10), (15, 18)], "{answer}");
+}
