@@ -7,15 +7,16 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 use std::time::SystemTime;
 
-use regex::RegexBuilder;
+use regex::{Regex, RegexBuilder};
+use regex_syntax::hir::Hir;
 use toml::Spanned;
 
 use super::matcher::LevelBuilder;
 use super::model::{CondValue, Conditions, Field, ListDef, MatchMode, PackFile, RuleDef};
-use super::normalize::{Level, is_word_char, normalize_keyword};
+use super::normalize::{Level, normalize_keyword};
+use super::variants::strict_variants;
 use super::{Case, Clause, Condition, Example, Rule, Ruleset};
 use crate::error::{Diagnostic, LineIndex, LoadError, Position};
 use crate::message::{ConditionKey, Test};
@@ -104,10 +105,17 @@ impl SourcePack<'_> {
 }
 
 /// A keyword list entry and where it was written.
+#[derive(Clone)]
 struct ListEntry {
     keyword: String,
     file: PathBuf,
     position: Position,
+}
+
+/// A keyword of one rule: as written, and normalized at the rule's level.
+struct RuleKeyword {
+    source: String,
+    normalized: String,
 }
 
 #[derive(Default)]
@@ -215,136 +223,35 @@ impl Compiler {
         }
     }
 
+    /// One `[[rule]]`: its id, keywords, regexes, conditions and `except` phrases, each checked
+    /// (every problem reported); a rule without errors gets its patterns added to its level's
+    /// matcher and joins the rule set.
     fn compile_rule(&mut self, sp: &SourcePack<'_>, pack: &str, spanned: &Spanned<RuleDef>) {
         let def = spanned.get_ref();
         let rule_pos = sp.pos(spanned);
         let file = sp.path;
         let errors_before = self.error_count();
-        let Some(id) = def.id.as_ref().map(|id| id.get_ref().trim().to_owned()).filter(|id| !id.is_empty()) else {
-            self.error(file, rule_pos, None, "rule has no `id`");
-            return;
-        };
+        let Some(id) = self.claim_id(sp, spanned) else { return };
         let rid = Some(id.as_str());
-        if let Some((first_file, first_pos)) = self.rule_ids.get(&id) {
-            let message = format!("duplicate rule id (first defined at {}:{})", first_file.display(), first_pos.line);
-            let pos = def.id.as_ref().map_or(rule_pos, |s| sp.pos(s));
-            self.error(file, pos, rid, message);
-            return;
-        }
-        self.rule_ids.insert(id.clone(), (file.clone(), rule_pos));
         let level = def.normalize;
-
-        // Keywords: inline, then named lists, normalized at the rule's level.
-        let mut keywords: Vec<(String, String, PathBuf, Position)> = Vec::new();
-        for k in &def.keywords {
-            keywords.push((k.get_ref().clone(), String::new(), file.clone(), sp.pos(k)));
-        }
-        for name in &def.lists {
-            match self.lists.get(name.get_ref()) {
-                Some((entries, _, _)) => keywords
-                    .extend(entries.iter().map(|e| (e.keyword.clone(), String::new(), e.file.clone(), e.position))),
-                None => {
-                    let known = self.known_lists();
-                    self.error(
-                        file,
-                        sp.pos(name),
-                        rid,
-                        format!("unknown list \"{}\" (known: {known})", name.get_ref()),
-                    );
-                }
-            }
-        }
-        let mut seen = HashSet::new();
-        for (source, normalized, kfile, kpos) in &mut keywords {
-            *normalized = normalize_keyword(level, source);
-            if normalized.trim().is_empty() {
-                let message = format!("keyword \"{source}\" is empty after `{}` normalization", level.name());
-                self.diags.push(Diagnostic::error(kfile, *kpos, rid, message));
-                continue;
-            }
-            if def.match_mode == MatchMode::Substring && normalized.chars().count() < SHORT_SUBSTRING_KEYWORD {
-                let message = format!(
-                    "keyword \"{source}\" is shorter than 3 characters in substring mode: it will hit inside many words"
-                );
-                self.diags.push(Diagnostic::warning(kfile, *kpos, rid, message));
-            }
-            if !seen.insert(normalized.clone()) {
-                let message = format!("keyword \"{source}\" repeats (as \"{normalized}\" after normalization)");
-                self.diags.push(Diagnostic::warning(kfile, *kpos, rid, message));
-            }
-        }
-
-        // Regexes: each compiled alone (for spans) and parsed for the level's prefilter.
-        let mut regexes = Vec::new();
-        for r in &def.regex {
-            let pattern = r.get_ref();
-            let pos = sp.pos(r);
-            let compiled = RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build();
-            let hir = regex_syntax::Parser::new().parse(pattern);
-            match (compiled, hir) {
-                (Ok(regex), Ok(hir)) => {
-                    if regex.is_match("") {
-                        self.warning(file, pos, rid, format!("regex '{pattern}' can match the empty string"));
-                    }
-                    regexes.push((regex, hir));
-                }
-                (Err(e), _) => {
-                    let message = match e {
-                        regex::Error::CompiledTooBig(limit) => {
-                            format!("regex '{pattern}' is too large (compiled size over {limit} bytes)")
-                        }
-                        other => format!("invalid regex '{pattern}': {}", one_line(&other.to_string())),
-                    };
-                    self.error(file, pos, rid, message);
-                }
-                (Ok(_), Err(e)) => self.error(file, pos, rid, format!("invalid regex '{pattern}': {e}")),
-            }
-        }
+        let keywords = self.rule_keywords(sp, def, rid);
+        let regexes = self.rule_regexes(sp, def, rid);
         if def.keywords.is_empty() && def.lists.is_empty() && def.regex.is_empty() {
             self.error(file, rule_pos, rid, "rule has nothing to match: give `keywords`, `lists` or `regex`");
         }
-
         let fields = def.fields.clone().unwrap_or_else(|| vec![Field::Text]);
         if fields.is_empty() {
             self.error(file, rule_pos, rid, "`fields` is empty: the rule would read nothing");
         }
         let when = def.when.as_ref().map(|c| self.compile_condition(file, sp.pos(c), rid, "when", c.get_ref()));
         let unless = def.unless.as_ref().map(|c| self.compile_condition(file, sp.pos(c), rid, "unless", c.get_ref()));
-        let mut except = Vec::new();
-        for phrase in &def.except {
-            let normalized = normalize_keyword(level, phrase.get_ref());
-            if normalized.trim().is_empty() {
-                self.error(file, sp.pos(phrase), rid, "`except` phrase is empty after normalization");
-                continue;
-            }
-            except.extend(spaceless_variant(level, &normalized));
-            except.push(normalized);
-        }
+        let except = self.rule_except(sp, def, rid);
         if self.error_count() > errors_before {
             return;
         }
 
         let rule_index = self.rules.len() as u32;
-        let builder = self.levels.entry(level).or_insert_with(|| LevelBuilder::new(level));
-        for (source, normalized, _, _) in &keywords {
-            if let Some(joined) = spaceless_variant(level, normalized) {
-                builder.add_keyword(joined, rule_index, def.match_mode, source);
-            }
-            builder.add_keyword(normalized.clone(), rule_index, def.match_mode, source);
-        }
-        // After every keyword, so a keyword the rule lists itself (`fck`) is explained as that
-        // keyword, not as a variant of another (`fuck`).
-        if level == Level::Strict && def.match_mode == MatchMode::Word {
-            for (source, _, _, _) in &keywords {
-                for variant in strict_variants(source) {
-                    builder.add_variant(variant.text, rule_index, def.match_mode, source, variant.censored);
-                }
-            }
-        }
-        for (regex, hir) in regexes {
-            builder.add_regex(regex, &hir, rule_index);
-            self.regex_count += 1;
-        }
+        self.add_patterns(def, rule_index, &keywords, regexes);
         let mut tags = def.tags.clone();
         tags.sort();
         tags.dedup();
@@ -371,6 +278,139 @@ impl Compiler {
             file: file.clone(),
             position: rule_pos,
         });
+    }
+
+    /// The rule's id, when it has one that no earlier rule took.
+    fn claim_id(&mut self, sp: &SourcePack<'_>, spanned: &Spanned<RuleDef>) -> Option<String> {
+        let def = spanned.get_ref();
+        let rule_pos = sp.pos(spanned);
+        let Some(id) = def.id.as_ref().map(|id| id.get_ref().trim().to_owned()).filter(|id| !id.is_empty()) else {
+            self.error(sp.path, rule_pos, None, "rule has no `id`");
+            return None;
+        };
+        if let Some((first_file, first_pos)) = self.rule_ids.get(&id) {
+            let message = format!("duplicate rule id (first defined at {}:{})", first_file.display(), first_pos.line);
+            let pos = def.id.as_ref().map_or(rule_pos, |s| sp.pos(s));
+            self.error(sp.path, pos, Some(&id), message);
+            return None;
+        }
+        self.rule_ids.insert(id.clone(), (sp.path.clone(), rule_pos));
+        Some(id)
+    }
+
+    /// Keywords, inline then from named lists, normalized at the rule's level; an empty one is an
+    /// error, a short substring or a repeat a warning, each at the line that wrote it.
+    fn rule_keywords(&mut self, sp: &SourcePack<'_>, def: &RuleDef, rid: Option<&str>) -> Vec<RuleKeyword> {
+        let level = def.normalize;
+        let mut written: Vec<ListEntry> = def
+            .keywords
+            .iter()
+            .map(|k| ListEntry { keyword: k.get_ref().clone(), file: sp.path.clone(), position: sp.pos(k) })
+            .collect();
+        for name in &def.lists {
+            match self.lists.get(name.get_ref()) {
+                Some((entries, _, _)) => written.extend(entries.iter().cloned()),
+                None => {
+                    let known = self.known_lists();
+                    let message = format!("unknown list \"{}\" (known: {known})", name.get_ref());
+                    self.error(sp.path, sp.pos(name), rid, message);
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        let mut keywords = Vec::with_capacity(written.len());
+        for entry in written {
+            let (source, file, pos) = (&entry.keyword, &entry.file, entry.position);
+            let normalized = normalize_keyword(level, source);
+            if normalized.trim().is_empty() {
+                let message = format!("keyword \"{source}\" is empty after `{}` normalization", level.name());
+                self.error(file, pos, rid, message);
+                continue;
+            }
+            if def.match_mode == MatchMode::Substring && normalized.chars().count() < SHORT_SUBSTRING_KEYWORD {
+                let message = format!(
+                    "keyword \"{source}\" is shorter than 3 characters in substring mode: it will hit inside many words"
+                );
+                self.warning(file, pos, rid, message);
+            }
+            if !seen.insert(normalized.clone()) {
+                let message = format!("keyword \"{source}\" repeats (as \"{normalized}\" after normalization)");
+                self.warning(file, pos, rid, message);
+            }
+            keywords.push(RuleKeyword { source: entry.keyword, normalized });
+        }
+        keywords
+    }
+
+    /// Each regex compiled alone (for spans) and parsed for the level's prefilter.
+    fn rule_regexes(&mut self, sp: &SourcePack<'_>, def: &RuleDef, rid: Option<&str>) -> Vec<(Regex, Hir)> {
+        let mut regexes = Vec::new();
+        for r in &def.regex {
+            let pattern = r.get_ref();
+            let pos = sp.pos(r);
+            let compiled = RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build();
+            let hir = regex_syntax::Parser::new().parse(pattern);
+            match (compiled, hir) {
+                (Ok(regex), Ok(hir)) => {
+                    if regex.is_match("") {
+                        self.warning(sp.path, pos, rid, format!("regex '{pattern}' can match the empty string"));
+                    }
+                    regexes.push((regex, hir));
+                }
+                (Err(e), _) => {
+                    let message = match e {
+                        regex::Error::CompiledTooBig(limit) => {
+                            format!("regex '{pattern}' is too large (compiled size over {limit} bytes)")
+                        }
+                        other => format!("invalid regex '{pattern}': {}", one_line(&other.to_string())),
+                    };
+                    self.error(sp.path, pos, rid, message);
+                }
+                (Ok(_), Err(e)) => self.error(sp.path, pos, rid, format!("invalid regex '{pattern}': {e}")),
+            }
+        }
+        regexes
+    }
+
+    /// `except` phrases normalized at the rule's level (with their spaceless form at `strict`).
+    fn rule_except(&mut self, sp: &SourcePack<'_>, def: &RuleDef, rid: Option<&str>) -> Vec<String> {
+        let level = def.normalize;
+        let mut except = Vec::new();
+        for phrase in &def.except {
+            let normalized = normalize_keyword(level, phrase.get_ref());
+            if normalized.trim().is_empty() {
+                self.error(sp.path, sp.pos(phrase), rid, "`except` phrase is empty after normalization");
+                continue;
+            }
+            except.extend(spaceless_variant(level, &normalized));
+            except.push(normalized);
+        }
+        except
+    }
+
+    /// Adds a checked rule's keywords (and their strict variants) and regexes to its level.
+    fn add_patterns(&mut self, def: &RuleDef, rule_index: u32, keywords: &[RuleKeyword], regexes: Vec<(Regex, Hir)>) {
+        let level = def.normalize;
+        let builder = self.levels.entry(level).or_insert_with(|| LevelBuilder::new(level));
+        for k in keywords {
+            if let Some(joined) = spaceless_variant(level, &k.normalized) {
+                builder.add_keyword(joined, rule_index, def.match_mode, &k.source);
+            }
+            builder.add_keyword(k.normalized.clone(), rule_index, def.match_mode, &k.source);
+        }
+        // After every keyword, so a keyword the rule lists itself (`fck`) is explained as that
+        // keyword, not as a variant of another (`fuck`).
+        if level == Level::Strict && def.match_mode == MatchMode::Word {
+            for k in keywords {
+                for variant in strict_variants(&k.source) {
+                    builder.add_variant(variant.text, rule_index, def.match_mode, &k.source, variant.censored);
+                }
+            }
+        }
+        for (regex, hir) in regexes {
+            builder.add_regex(regex, &hir, rule_index);
+            self.regex_count += 1;
+        }
     }
 
     fn compile_condition(
@@ -466,146 +506,6 @@ fn spaceless_variant(level: Level, normalized: &str) -> Option<String> {
     (level == Level::Strict && normalized.contains(' ')).then(|| normalize_keyword(level, &normalized.replace(' ', "")))
 }
 
-/// One extra pattern of a `strict` keyword.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StrictVariant {
-    /// The pattern, normalized at `strict`.
-    pub text: String,
-    /// A shortened form (`fck`): it counts only where strict removed a symbol inside the hit
-    /// (`f*ck`), since the same letters typed plainly are often ordinary shorthand (`cnt`).
-    pub censored: bool,
-}
-
-/// Shortest keyword (in characters, once normalized at `strict`) that gets `strict_variants`:
-/// below it a dropped letter or a split leaves too little to tell words apart.
-const VARIANT_MIN_KEYWORD: usize = 4;
-/// Shortest shortened form kept (`fck` from `fuck`; `cock` without its `o` is `ck`, not kept).
-const VARIANT_MIN_LEN: usize = 3;
-/// Shortest piece of a split keyword. A one-letter piece is an initial or a one-letter word as
-/// often as an evasion: `anal` split as `ana l` would hit `Ana L. Smith`.
-const SPLIT_MIN_PART: usize = 2;
-
-/// Common English words and names as `strict` writes them, sorted
-/// (`scripts/gen_common_words.py`, from SCOWL): a variant that is one of them, or a split into two
-/// of them, would hit ordinary messages.
-static COMMON_WORDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| word_list(include_str!("common_words.txt")));
-/// Abbreviations of three letters or more, likewise: a shortened keyword is often an acronym
-/// (`scm` from `scum`). Not used for the pieces of a split, which two-letter abbreviations would
-/// veto wholesale (`ck`, `nt`).
-static COMMON_ABBREVIATIONS: LazyLock<Vec<&'static str>> =
-    LazyLock::new(|| word_list(include_str!("common_abbreviations.txt")));
-
-fn word_list(text: &'static str) -> Vec<&'static str> {
-    text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
-}
-
-fn is_common_word(word: &str) -> bool {
-    COMMON_WORDS.binary_search(&word).is_ok()
-}
-
-/// A whole variant is refused when it is a common word or a common abbreviation.
-fn is_common(variant: &str) -> bool {
-    is_common_word(variant) || COMMON_ABBREVIATIONS.binary_search(&variant).is_ok()
-}
-
-/// The extra patterns a `match = "word"` keyword gets at `strict`, already normalized at `strict`,
-/// without the keyword's own form and without repeats. They undo evasions that strict
-/// normalization cannot undo in the text, because what was removed or changed there is gone:
-///
-/// - **A vowel left out** (each interior `a e i o u`, one at a time): strict removes punctuation
-///   inside a word, so a starred-out or symbol-written vowel (`f*ck`, `sh!t`, `b|tch`,
-///   `w^nker`) arrives as `fck`, `sht`, `btch`, `wnker`.
-/// - **`u` written `v`** (`fvck`, `pvssy`), and that form with a vowel left out (`dvmb*ss`).
-/// - **An edge vowel starred** (`*sshole`, `whor*`) and **a leading `c` written `(`** (`(unt`):
-///   strict keeps punctuation at a word's edge, so these patterns keep the symbol and only
-///   match where it is written.
-/// - **Split once by a space** (`fu ck`, `bit ch`, `mother fucker`), at every point that
-///   leaves two pieces of at least two characters. The split is made in the keyword before
-///   repeated letters collapse, so `pussy` also gives `pus sy`.
-///
-/// Limits, for precision's sake: only single-word keywords of four or more characters; one
-/// change per variant; a shortened form of three or more characters. A variant that is a common
-/// English word, name or abbreviation (`bollocks` → `blocks`, `cocaine` → `caine`, `scum` →
-/// `scm`, `crap` → `(rap`), or a split whose two pieces both are common words or names (`pen is`,
-/// `hero in`, `as hole`, `who re`), is not made. Consonants written as symbols inside a word
-/// (`fu(k`, `s|ut`) are not undone: leaving a consonant out makes ordinary words too easily
-/// (`meth` → `meh`, `slag` → `sag`). The caller uses them for `word` mode only: in the other
-/// modes a shortened form would hit inside longer words (`ans` from `anus` in `answer`).
-/// EVASION.md measures what they catch and what they cost.
-pub fn strict_variants(keyword: &str) -> Vec<StrictVariant> {
-    let normalized = normalize_keyword(Level::Strict, keyword);
-    let letters: Vec<char> = normalized.chars().collect();
-    if letters.len() < VARIANT_MIN_KEYWORD || !letters.iter().all(|&c| is_word_char(c)) {
-        return Vec::new();
-    }
-    let mut out: Vec<StrictVariant> = Vec::new();
-    let mut push = |text: String, censored: bool| {
-        if text != normalized && !out.iter().any(|v| v.text == text) {
-            out.push(StrictVariant { text, censored });
-        }
-    };
-    let is_vowel = |c: char| matches!(c, 'a' | 'e' | 'i' | 'o' | 'u');
-    let again = |chars: &[char]| normalize_keyword(Level::Strict, &chars.iter().collect::<String>());
-    let shortened = |chars: &[char], push: &mut dyn FnMut(String, bool)| {
-        for i in 1..chars.len().saturating_sub(1) {
-            if chars.get(i).is_some_and(|&c| is_vowel(c)) {
-                let mut without = chars.to_vec();
-                without.remove(i);
-                let variant = again(&without);
-                if variant.chars().count() >= VARIANT_MIN_LEN && !is_common(&variant) {
-                    push(variant, true);
-                }
-            }
-        }
-    };
-
-    shortened(&letters, &mut push);
-    if letters.contains(&'u') {
-        let v_form: Vec<char> = letters.iter().map(|&c| if c == 'u' { 'v' } else { c }).collect();
-        let variant = again(&v_form);
-        if !is_common(&variant) {
-            push(variant, false);
-        }
-        shortened(&v_form, &mut push);
-    }
-
-    // An edge letter written as a symbol strict keeps at a word's edge.
-    let mut edge = |symbol: char, rest: &[char], symbol_first: bool| {
-        let rest = again(rest);
-        if rest.chars().count() >= VARIANT_MIN_LEN && !is_common(&rest) {
-            push(if symbol_first { format!("{symbol}{rest}") } else { format!("{rest}{symbol}") }, false);
-        }
-    };
-    if let [first, rest @ ..] = letters.as_slice() {
-        if is_vowel(*first) {
-            edge('*', rest, true);
-        }
-        if *first == 'c' {
-            edge('(', rest, true);
-        }
-    }
-    if let [rest @ .., last] = letters.as_slice()
-        && is_vowel(*last)
-    {
-        edge('*', rest, false);
-    }
-
-    // Splits, made before repeats collapse when the keyword is a plain word (`pus sy`).
-    let standard = normalize_keyword(Level::Standard, keyword);
-    let base: Vec<char> = if standard.chars().all(is_word_char) { standard.chars().collect() } else { letters.clone() };
-    for k in 1..base.len() {
-        let (left, right) = base.split_at(k);
-        let joined: String = left.iter().chain([' '].iter()).chain(right).collect();
-        let variant = normalize_keyword(Level::Strict, &joined);
-        let Some((a, b)) = variant.split_once(' ') else { continue };
-        let long_enough = a.chars().count() >= SPLIT_MIN_PART && b.chars().count() >= SPLIT_MIN_PART;
-        if long_enough && !b.contains(' ') && !(is_common_word(a) && is_common_word(b)) {
-            push(variant, false);
-        }
-    }
-    out
-}
-
 /// The `*.toml` files under `dir`, recursively, sorted by path. Names starting with `.` are
 /// skipped: editors' swap files, and the `..data` / `..<timestamp>` folders of a Kubernetes
 /// ConfigMap mount, whose files are also linked at the top level.
@@ -683,96 +583,6 @@ impl Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn has(keyword: &str, variant: &str) -> bool {
-        strict_variants(keyword).iter().any(|v| v.text == variant)
-    }
-
-    #[test]
-    fn variants_undo_self_censoring_extra_leetspeak_and_splits() {
-        let cases = [
-            ("fuck", "fck"),
-            ("fuck", "fvck"),
-            ("fuck", "fu ck"),
-            ("shit", "sht"),
-            ("bitch", "btch"),
-            ("bitch", "bi tch"),
-            ("bitch", "bit ch"),
-            ("wanker", "wnker"),
-            ("dumbass", "dvmbs"),
-            ("cunt", "(unt"),
-            ("asshole", "*shole"),
-            ("asshole", "ashol*"),
-            ("pussy", "pus sy"),
-            ("motherfucker", "mother fucker"),
-            ("B1TCH", "btch"),
-            ("Ｆｕｃｋ", "fck"),
-        ];
-        let missing: Vec<_> = cases.iter().filter(|(k, v)| !has(k, v)).collect();
-        assert!(missing.is_empty(), "{missing:?}");
-    }
-
-    /// Each of these is an ordinary word or phrase, so no keyword may turn into it.
-    #[test]
-    fn no_variant_is_a_common_word() {
-        let cases = [
-            ("bollocks", "blocks"),
-            ("penis", "pens"),
-            ("penis", "pen is"),
-            ("heroin", "heron"),
-            ("heroin", "hero in"),
-            ("cocaine", "caine"),
-            ("jackass", "jacks"),
-            ("jackass", "jack as"),
-            ("dumbass", "dumb as"),
-            ("asshole", "as hole"),
-            ("whore", "who re"),
-            ("shit", "sh it"),
-            ("bullshit", "buls hit"),
-            ("crap", "(rap"),
-            ("rape", "rap*"),
-            ("scum", "scm"),
-            ("twat", "twt"),
-        ];
-        let made: Vec<_> = cases.iter().filter(|(k, v)| has(k, v)).collect();
-        assert!(made.is_empty(), "{made:?}");
-    }
-
-    #[test]
-    fn short_multi_word_and_symbol_keywords_get_none() {
-        for keyword in ["ass", "cum", "free", "free money", "kill yourself", "c++", "(ok)", "a.b"] {
-            assert_eq!(strict_variants(keyword), Vec::<StrictVariant>::new(), "{keyword}");
-        }
-        // One-letter pieces are never split off, and a shortened form keeps three characters.
-        assert!(!has("fuck", "f uck") && !has("fuck", "fuc k"));
-        assert!(!has("cock", "ck"));
-    }
-
-    #[test]
-    fn variants_are_normalized_distinct_and_not_the_keyword() {
-        for keyword in ["fuck", "motherfucker", "pussy", "asshole", "douchebag", "Bastard", "m0ney", "привет"] {
-            let variants = strict_variants(keyword);
-            let own = normalize_keyword(Level::Strict, keyword);
-            for (i, v) in variants.iter().enumerate() {
-                assert_eq!(normalize_keyword(Level::Strict, &v.text), v.text, "{keyword}: {v:?} is not normalized");
-                assert_ne!(v.text, own, "{keyword}");
-                assert!(!variants[..i].iter().any(|w| w.text == v.text), "{keyword}: {v:?} twice");
-            }
-        }
-    }
-
-    /// The lists are searched by bisection and compared with normalized variants.
-    #[test]
-    fn common_word_lists_are_sorted_and_normalized() {
-        for (name, list, least) in [("words", &COMMON_WORDS, 30_000), ("abbreviations", &COMMON_ABBREVIATIONS, 3_000)] {
-            assert!(list.len() > least, "{name}: {}", list.len());
-            assert!(list.windows(2).all(|w| w[0] < w[1]), "{name}: not sorted or not distinct");
-            let odd: Vec<_> = list.iter().filter(|w| normalize_keyword(Level::Strict, w) != **w).take(5).collect();
-            assert!(odd.is_empty(), "{name}: {odd:?}");
-        }
-        assert!(is_common_word("blocks") && is_common_word("sh") && !is_common_word("fck"));
-        assert!(is_common("scm") && !is_common_word("scm"));
-    }
 
     fn load(rules: &str) -> Ruleset {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -12,6 +12,7 @@ pub(crate) mod matcher;
 pub mod model;
 pub mod normalize;
 pub mod selftest;
+pub mod variants;
 
 use std::path::PathBuf;
 use std::time::SystemTime;

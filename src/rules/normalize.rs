@@ -248,23 +248,9 @@ impl Normalized {
     fn fold_ascii(&mut self, original: &str) {
         self.text.reserve(original.len());
         self.origin.reserve(original.len());
-        let mut in_space = false;
+        let mut sink = Sink { text: &mut self.text, origin: &mut self.origin, in_space: false };
         for (i, &b) in original.as_bytes().iter().enumerate() {
-            let from = (offset(i), offset(i + 1));
-            if matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-                if in_space {
-                    if let Some(last) = self.origin.last_mut() {
-                        last.1 = from.1;
-                    }
-                    continue;
-                }
-                in_space = true;
-                self.text.push(' ');
-            } else {
-                in_space = false;
-                self.text.push(char::from(b.to_ascii_lowercase()));
-            }
-            self.origin.push(from);
+            sink.push_ascii(b, (offset(i), offset(i + 1)));
         }
     }
 
@@ -318,150 +304,181 @@ impl Normalized {
         }
     }
 
-    /// `strict`, on top of the `standard` text: leetspeak, separators, repeats (module doc).
+    /// `strict`, on top of the `standard` text: leetspeak, separators, repeats (module doc), in
+    /// four phases over the words and gaps of the text.
     fn strict(&mut self) {
         let Scratch { text: out_text, origin: out_origin, segments, groups, .. } = &mut self.scratch;
         let text = self.text.as_str();
-        segments.clear();
-        groups.clear();
+        split_words_and_gaps(text, segments);
+        remove_gaps_inside_words(segments);
+        remove_gaps_between_spelled_letters(segments, groups);
+        let mut out =
+            StrictOutput { text: out_text, origin: out_origin, soft: &mut self.soft, removed: &mut self.removed };
+        out.emit(text, self.origin.as_slice(), segments);
+        std::mem::swap(&mut self.text, out_text);
+        std::mem::swap(&mut self.origin, out_origin);
+    }
+}
 
-        // Words and gaps, judged after leetspeak; combining characters join the run before them.
-        let mut i = 0;
-        while let Some(raw) = char_at(text, i) {
-            let (start, end) = (i, i + raw.len_utf8());
-            i = end;
-            let combining = !raw.is_ascii() && continues_cluster(raw);
-            if combining && let Some(last) = segments.last_mut() {
+/// Strict phase 1: the words and gaps of `text`, judged after leetspeak; combining characters
+/// join the run before them.
+fn split_words_and_gaps(text: &str, segments: &mut Vec<Segment>) {
+    segments.clear();
+    let mut i = 0;
+    while let Some(raw) = char_at(text, i) {
+        let (start, end) = (i, i + raw.len_utf8());
+        i = end;
+        let combining = !raw.is_ascii() && continues_cluster(raw);
+        if combining && let Some(last) = segments.last_mut() {
+            last.end = end;
+            last.last = raw;
+            continue;
+        }
+        let c = leet(raw);
+        let word = is_word_char(c);
+        match segments.last_mut() {
+            Some(last) if last.word == word => {
                 last.end = end;
-                last.last = raw;
-                continue;
+                last.space |= c == ' ';
+                last.letters = last.letters.saturating_add(u32::from(!collapses(last.last, c)));
+                last.last = c;
             }
-            let c = leet(raw);
-            let word = is_word_char(c);
-            match segments.last_mut() {
-                Some(last) if last.word == word => {
-                    last.end = end;
-                    last.space |= c == ' ';
-                    last.letters = last.letters.saturating_add(u32::from(!collapses(last.last, c)));
-                    last.last = c;
-                }
-                _ => segments.push(Segment {
-                    start,
-                    end,
-                    word,
-                    space: c == ' ',
-                    remove: false,
-                    letters: u32::from(!combining),
-                    first: c,
-                    last: c,
-                }),
-            }
+            _ => segments.push(Segment {
+                start,
+                end,
+                word,
+                space: c == ' ',
+                remove: false,
+                letters: u32::from(!combining),
+                first: c,
+                last: c,
+            }),
         }
+    }
+}
 
-        // Words and gaps alternate, so a gap strictly inside the list sits between two words:
-        // remove it when it holds no space.
-        let inner = 1..segments.len().saturating_sub(1);
-        for segment in segments.get_mut(inner).into_iter().flatten() {
-            segment.remove |= !segment.word && !segment.space;
+/// Strict phase 2: words and gaps alternate, so a gap strictly inside the list sits between
+/// two words: remove it when it holds no space (`f.r-e_e`).
+fn remove_gaps_inside_words(segments: &mut [Segment]) {
+    let inner = 1..segments.len().saturating_sub(1);
+    for segment in segments.get_mut(inner).into_iter().flatten() {
+        segment.remove |= !segment.word && !segment.space;
+    }
+}
+
+/// Strict phase 3: group the words phase 2 joined, counting their letters once repeats
+/// collapse; where three or more one-letter groups follow each other (`f r e e`), remove the
+/// spaced gaps between them too.
+fn remove_gaps_between_spelled_letters(segments: &mut [Segment], groups: &mut Vec<Group>) {
+    groups.clear();
+    let mut after_removed_gap = false;
+    for (k, segment) in segments.iter().enumerate() {
+        if !segment.word {
+            after_removed_gap = segment.remove;
+            continue;
         }
-
-        // Group the words joined so far, counting their letters once repeats collapse.
-        let mut joined = false;
-        for (k, segment) in segments.iter().enumerate() {
-            if !segment.word {
-                joined = segment.remove;
-                continue;
+        match groups.last_mut() {
+            Some(group) if after_removed_gap => {
+                group.last = k;
+                let repeat = u32::from(collapses(group.last_char, segment.first));
+                group.letters = group.letters.saturating_add(segment.letters.saturating_sub(repeat));
+                group.last_char = segment.last;
             }
-            match groups.last_mut() {
-                Some(group) if joined => {
-                    group.last = k;
-                    let repeat = u32::from(collapses(group.last_char, segment.first));
-                    group.letters = group.letters.saturating_add(segment.letters.saturating_sub(repeat));
-                    group.last_char = segment.last;
-                }
-                _ => groups.push(Group { last: k, letters: segment.letters, last_char: segment.last }),
-            }
+            _ => groups.push(Group { last: k, letters: segment.letters, last_char: segment.last }),
         }
-
-        // Three or more single letters in a row: remove the (spaced) gaps between them.
-        let mut run_start = 0;
-        for k in 0..=groups.len() {
-            if groups.get(k).is_some_and(|g| g.letters == 1) {
-                continue;
-            }
-            if k - run_start >= 3 {
-                for group in groups.get(run_start..k - 1).into_iter().flatten() {
-                    if let Some(gap) = segments.get_mut(group.last + 1) {
-                        gap.remove = true;
-                    }
+    }
+    // `first_single`: the first group of the current run of one-letter groups.
+    let mut first_single = 0;
+    for k in 0..=groups.len() {
+        if groups.get(k).is_some_and(|g| g.letters == 1) {
+            continue;
+        }
+        if k - first_single >= 3 {
+            for group in groups.get(first_single..k - 1).into_iter().flatten() {
+                if let Some(gap) = segments.get_mut(group.last + 1) {
+                    gap.remove = true;
                 }
             }
-            run_start = k + 1;
         }
+        first_single = k + 1;
+    }
+}
 
-        // Emit what is kept, mapping leetspeak and collapsing repeated letters, and record the
-        // soft boundaries of runs of one-letter words joined by removed gaps. Removed gaps emit
-        // nothing, so a run ends at the output length when a kept gap or a longer word comes.
-        out_text.clear();
-        out_origin.clear();
-        let soft = &mut self.soft;
-        let removed = &mut self.removed;
-        let origin = self.origin.as_slice();
+/// Where strict phase 4 writes: the strict text, its origins, and the soft boundaries and
+/// removed-symbol positions it records.
+struct StrictOutput<'a> {
+    text: &'a mut String,
+    origin: &'a mut Vec<Origin>,
+    soft: &'a mut Vec<u32>,
+    removed: &'a mut Vec<u32>,
+}
+
+impl StrictOutput<'_> {
+    /// Strict phase 4: emit what is kept, mapping leetspeak and collapsing repeated letters, and
+    /// record the soft boundaries of runs of one-letter words joined by removed gaps. Removed
+    /// gaps emit nothing, so a run ends at the output length when a kept gap or a longer word
+    /// comes.
+    fn emit(&mut self, text: &str, origin: &[Origin], segments: &[Segment]) {
+        self.text.clear();
+        self.origin.clear();
         let mut prev = ' ';
-        let mut joined = false;
+        let mut after_removed_gap = false;
         // One-letter words in the current run, and where its first one starts in the output.
         let mut run_len = 0u32;
-        let mut run_start = 0u32;
-        for segment in segments.iter() {
-            let here = offset(out_text.len());
+        let mut run_output_start = 0u32;
+        for segment in segments {
+            let here = offset(self.text.len());
             if !segment.word {
-                joined = segment.remove;
+                after_removed_gap = segment.remove;
                 if segment.remove {
                     if !segment.space {
-                        push_soft(removed, here);
+                        push_soft(self.removed, here);
                     }
                     continue;
                 }
-                end_run(soft, &mut run_len, here);
-            } else if segment.letters == 1 && joined && run_len > 0 {
+                end_run(self.soft, &mut run_len, here);
+            } else if segment.letters == 1 && after_removed_gap && run_len > 0 {
                 if run_len == 1 {
-                    push_soft(soft, run_start);
+                    push_soft(self.soft, run_output_start);
                 }
-                push_soft(soft, here);
+                push_soft(self.soft, here);
                 run_len += 1;
             } else {
-                end_run(soft, &mut run_len, here);
+                end_run(self.soft, &mut run_len, here);
                 if segment.letters == 1 {
                     run_len = 1;
-                    run_start = here;
+                    run_output_start = here;
                 }
             }
-            let mut at = segment.start;
-            while at < segment.end {
-                let Some(raw) = char_at(text, at) else { break };
-                let len = raw.len_utf8();
-                let c = leet(raw); // ASCII to ASCII: same length, same origins.
-                if collapses(prev, c) {
-                    let end = origin.get(at + len - 1).map_or(0, |o| o.1);
-                    let kept = out_origin.len().saturating_sub(prev.len_utf8());
-                    for o in out_origin.get_mut(kept..).into_iter().flatten() {
-                        o.1 = o.1.max(end);
-                    }
-                } else {
-                    out_text.push(c);
-                    if let (1, Some(&o)) = (len, origin.get(at)) {
-                        out_origin.push(o);
-                    } else {
-                        out_origin.extend_from_slice(origin.get(at..at + len).unwrap_or(&[]));
-                    }
-                    prev = c;
-                }
-                at += len;
-            }
+            self.emit_word_or_gap(text, origin, segment, &mut prev);
         }
-        end_run(soft, &mut run_len, offset(out_text.len()));
-        std::mem::swap(&mut self.text, out_text);
-        std::mem::swap(&mut self.origin, out_origin);
+        end_run(self.soft, &mut run_len, offset(self.text.len()));
+    }
+
+    /// One kept segment, leetspeak mapped and a letter repeating `prev` folded into it.
+    fn emit_word_or_gap(&mut self, text: &str, origin: &[Origin], segment: &Segment, prev: &mut char) {
+        let mut at = segment.start;
+        while at < segment.end {
+            let Some(raw) = char_at(text, at) else { break };
+            let len = raw.len_utf8();
+            let c = leet(raw); // ASCII to ASCII: same length, same origins.
+            if collapses(*prev, c) {
+                let end = origin.get(at + len - 1).map_or(0, |o| o.1);
+                let kept = self.origin.len().saturating_sub(prev.len_utf8());
+                for o in self.origin.get_mut(kept..).into_iter().flatten() {
+                    o.1 = o.1.max(end);
+                }
+            } else {
+                self.text.push(c);
+                if let (1, Some(&o)) = (len, origin.get(at)) {
+                    self.origin.push(o);
+                } else {
+                    self.origin.extend_from_slice(origin.get(at..at + len).unwrap_or(&[]));
+                }
+                *prev = c;
+            }
+            at += len;
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! non-word character, the text's edge or one of strict's soft boundaries), every non-empty regex match,
 //! minus hits inside an `except` phrase, then leftmost-longest without overlaps, mapped back to
 //! the original text. At `strict`, a word-mode keyword also matches as each of its variants
-//! (`inflight::rules::compile::strict_variants`: `m*ney`, `mo ney`). Both must report the same
+//! (`inflight::rules::variants::strict_variants`: `m*ney`, `mo ney`). Both must report the same
 //! rules and the same spans.
 
 use std::cmp::Reverse;
@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use inflight::protocol::MessageView;
-use inflight::rules::compile::strict_variants;
 use inflight::rules::normalize::{Level, Normalized, is_word_char, normalize, normalize_keyword};
+use inflight::rules::variants::strict_variants;
 use proptest::prelude::*;
 use regex::Regex;
 
