@@ -62,6 +62,7 @@ impl DecisionLog {
         Self::with_capacity(path, QUEUE_LINES)
     }
 
+    /// Like `open`, with a queue of `lines` lines (tests use a small one).
     pub fn with_capacity(path: &Path, lines: usize) -> std::io::Result<Self> {
         let file = open_append(path)?;
         let (tx, rx) = sync_channel(lines);
@@ -101,6 +102,7 @@ impl DecisionLog {
         }
     }
 
+    /// Lines known to be in the file.
     pub fn written(&self) -> u64 {
         self.counters.written.load(Ordering::Relaxed)
     }
@@ -110,6 +112,7 @@ impl DecisionLog {
         self.counters.dropped.load(Ordering::Relaxed)
     }
 
+    /// Write or flush calls that failed.
     pub fn write_errors(&self) -> u64 {
         self.counters.write_errors.load(Ordering::Relaxed)
     }
@@ -279,32 +282,43 @@ impl DecisionRecord<'_> {
 /// [`MessageView`] when replay reads.
 #[derive(Debug)]
 pub struct LogLine<'a, M> {
+    /// When the message was decided (RFC 3339, UTC).
     pub ts: Cow<'a, str>,
     /// The message's attributes (by the schema's names), and with `--log-text` its `text` and
     /// `attachments` (names).
     pub message: M,
+    /// The hash of the rule set that decided.
     pub ruleset: Cow<'a, str>,
     /// The exact body sent.
     pub answer: Option<&'a RawValue>,
     /// One entry per span of every rule that hit, shadow hits included.
     pub hits: Vec<LogHit<'a>>,
+    /// Time spent in evaluation, in nanoseconds.
     pub eval_ns: u64,
 }
 
 /// One hit of a decision-log line.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LogHit<'a> {
+    /// The rule's id.
     #[serde(borrow)]
     pub rule: Cow<'a, str>,
+    /// `enforce` or `shadow`.
     #[serde(borrow)]
     pub mode: Cow<'a, str>,
+    /// The field the span is in.
     #[serde(borrow)]
     pub field: Cow<'a, str>,
+    /// The position in the field's list; absent for `text`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// Byte offset where the span starts in the original string.
     pub start: usize,
+    /// Byte offset where it ends.
     pub end: usize,
+    /// The rule's score.
     pub score: i64,
+    /// The rule's tags.
     #[serde(borrow)]
     pub tags: Vec<Cow<'a, str>>,
 }
@@ -319,6 +333,7 @@ pub struct LoggedMessage<'a> {
 
 /// A message a [`LogLine`] can write.
 pub trait LineMessage {
+    /// Writes this message's keys of `part` into `map`.
     fn write_into<M: SerializeMap>(&self, map: &mut M, part: Part) -> Result<(), M::Error>;
 }
 
@@ -326,7 +341,9 @@ pub trait LineMessage {
 /// last, so it stays readable when the text is long.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Part {
+    /// The message's attributes.
     Attributes,
+    /// The text and attachment names (only with `--log-text` for the service).
     Content,
 }
 

@@ -9,28 +9,36 @@ use std::path::{Path, PathBuf};
 /// Whether a diagnostic refuses the rule set or only warns about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
+    /// The rules do not load.
     Error,
+    /// The rules load; something looks wrong.
     Warning,
 }
 
 /// One problem found while loading rules: `FILE:LINE:COL: error: rule "id": what is wrong`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
     pub severity: Severity,
+    /// The file it is in.
     pub file: PathBuf,
     /// 1-based; 0 when the problem is about the file as a whole (e.g. it cannot be read).
     pub line: usize,
     /// 1-based; 0 when unknown.
     pub col: usize,
+    /// The rule it is about, when there is one.
     pub rule: Option<String>,
+    /// What is wrong.
     pub message: String,
 }
 
 impl Diagnostic {
+    /// An error at `pos` of `file`.
     pub fn error(file: &Path, pos: Position, rule: Option<&str>, message: impl Into<String>) -> Self {
         Self::new(Severity::Error, file, pos, rule, message)
     }
 
+    /// A warning at `pos` of `file`.
     pub fn warning(file: &Path, pos: Position, rule: Option<&str>, message: impl Into<String>) -> Self {
         Self::new(Severity::Warning, file, pos, rule, message)
     }
@@ -46,6 +54,7 @@ impl Diagnostic {
         }
     }
 
+    /// Whether this stops the rules from loading.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -72,7 +81,9 @@ impl fmt::Display for Diagnostic {
 /// A 1-based line and column in a file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Position {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column, in characters.
     pub col: usize,
 }
 
@@ -97,6 +108,7 @@ pub struct LineIndex<'a> {
 }
 
 impl<'a> LineIndex<'a> {
+    /// An index of `source`'s lines.
     pub fn new(source: &'a str) -> Self {
         let line_starts = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
         LineIndex { source, line_starts }
@@ -123,6 +135,7 @@ impl LoadError {
         self.0.iter().find(|d| d.is_error())
     }
 
+    /// How many of the diagnostics are errors.
     pub fn error_count(&self) -> usize {
         self.0.iter().filter(|d| d.is_error()).count()
     }

@@ -24,22 +24,34 @@ use crate::protocol::{LenientSeq, LenientStr};
 /// A message attribute rules can test or the decision log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Attribute {
+    /// `appId`: the CometChat app.
     AppId,
+    /// `webhook`: the id of the webhook CometChat called.
     Webhook,
+    /// `conversationId`.
     Conversation,
+    /// The sender's uid.
     Sender,
+    /// The sender's role (`data.entities.sender.entity.role`), e.g. `default`, `moderator`.
     SenderRole,
+    /// The receiver's uid or group guid.
     Receiver,
+    /// `user` or `group`.
     ReceiverType,
+    /// `message`, `custom`, `action`, `call` or `interactive`.
     Category,
+    /// `text`, `image`, `file`, … (`type` in bodies and rule files).
     Type,
+    /// The thread parent's message id, for a thread reply (`parentId`).
     Parent,
 }
 
 /// Where a CometChat webhook body carries an attribute: a key of one of its objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BodyPath {
+    /// Which object of the body.
     pub object: BodyObject,
+    /// The key in that object.
     pub key: &'static str,
 }
 
@@ -72,10 +84,13 @@ pub enum Test {
 /// One row of the schema.
 #[derive(Debug)]
 pub struct AttributeDef {
+    /// The attribute this row defines.
     pub attribute: Attribute,
     /// The key in rule files, flat lines and decision-log lines.
     pub name: &'static str,
+    /// Where a webhook body carries it.
     pub body: BodyPath,
+    /// How `when` / `unless` test it.
     pub test: Test,
     /// Written to every decision-log line, as `null` when absent (the line's documented keys);
     /// the others are written only when present.
@@ -117,6 +132,7 @@ impl Attribute {
         &ATTRIBUTES[self as usize]
     }
 
+    /// The attribute's name in rule files and flat lines.
     pub fn name(self) -> &'static str {
         self.def().name
     }
@@ -145,23 +161,32 @@ impl Attribute {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct MessageView<'a> {
     attributes: [Option<Cow<'a, str>>; COUNT],
+    /// `data.text`.
     pub text: Option<Cow<'a, str>>,
+    /// `data.attachments`.
     pub attachments: Vec<AttachmentView<'a>>,
+    /// `data.metadata`.
     pub metadata: Metadata<'a>,
 }
 
+/// One attachment: what rules read of it.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct AttachmentView<'a> {
+    /// The file name (the `attachment_names` field).
     pub name: Option<Cow<'a, str>>,
+    /// Where it is stored (read by the `urls` field).
     pub url: Option<Cow<'a, str>>,
 }
 
 /// `data.metadata`, kept unparsed until a rule reads the `metadata` field.
 #[derive(Debug, Default, Clone)]
 pub enum Metadata<'a> {
+    /// No metadata.
     #[default]
     Absent,
+    /// As it sits in the body, parsed when first read.
     Raw(&'a RawValue),
+    /// Already parsed (from a flat line or a `[[case]]`).
     Value(serde_json::Value),
 }
 
@@ -219,6 +244,7 @@ impl<'a> MessageView<'a> {
         MessageView { text: Some(text.into()), ..MessageView::default() }
     }
 
+    /// The attribute's value, when the message carries it.
     pub fn get(&self, attribute: Attribute) -> Option<&str> {
         self.attributes.get(attribute as usize).and_then(|v| v.as_deref())
     }
@@ -235,10 +261,12 @@ impl<'a> MessageView<'a> {
         ATTRIBUTES.iter().map(|d| (d.attribute, self.get(d.attribute)))
     }
 
+    /// Whether the message carries any attachment.
     pub fn has_attachments(&self) -> bool {
         !self.attachments.is_empty()
     }
 
+    /// The attachments' names, in order.
     pub fn attachment_names(&self) -> impl Iterator<Item = &str> {
         self.attachments.iter().filter_map(|a| a.name.as_deref())
     }
@@ -275,6 +303,7 @@ pub enum ConditionKey {
 }
 
 impl ConditionKey {
+    /// The condition key named `name`, when there is one.
     pub fn of(name: &str) -> Option<ConditionKey> {
         if name == "has_attachments" {
             return Some(ConditionKey::HasAttachments);
@@ -296,6 +325,7 @@ impl ConditionKey {
 /// A key of the flat form: an attribute by its name, or one of the content keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlatKey {
+    /// An attribute by its name.
     Attribute(Attribute),
     /// The message text.
     Text,
@@ -306,6 +336,7 @@ pub enum FlatKey {
 }
 
 impl FlatKey {
+    /// The flat key named `key`, when there is one.
     pub fn of(key: &str) -> Option<FlatKey> {
         match key {
             "text" => Some(FlatKey::Text),

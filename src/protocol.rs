@@ -27,12 +27,16 @@ use crate::message::{BodyObject, Key, skip_value};
 /// Why a body is refused with `400`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
+    /// No bytes, or only whitespace.
     #[error("empty body: expected a JSON object")]
     Empty,
+    /// Bytes that are not UTF-8.
     #[error("body is not valid UTF-8")]
     NotUtf8,
+    /// Not JSON, with serde_json's reason.
     #[error("body is not valid JSON: {0}")]
     NotJson(String),
+    /// JSON of another kind than an object.
     #[error("body is JSON but not an object (found {0}): expected a CometChat webhook object")]
     NotObject(&'static str),
 }
@@ -40,7 +44,9 @@ pub enum ParseError {
 /// A webhook call: its trigger and the message it carries (empty when it carries none).
 #[derive(Debug, Default, Clone)]
 pub struct Request<'a> {
+    /// The `trigger` of the envelope.
     pub trigger: Option<Cow<'a, str>>,
+    /// The message it carries.
     pub message: MessageView<'a>,
 }
 
@@ -193,34 +199,50 @@ pub const DROP_BODY: &[u8] = br#"{"action":"do_not_propagate"}"#;
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Answer<'a> {
-    Drop { action: &'static str },
+    /// `{"action":"do_not_propagate"}`.
+    Drop {
+        /// Always `do_not_propagate`.
+        action: &'static str,
+    },
+    /// Tags, score, rules, matches.
     Tag(TagAnswer<'a>),
+    /// `{}`.
     Allow {},
 }
 
 /// The answer with tags: what CometChat merges into the message's metadata.
 #[derive(Debug, Serialize)]
 pub struct TagAnswer<'a> {
+    /// The enforced hits' total score.
     pub score: i64,
     /// Sorted and unique.
     pub tags: Vec<&'a str>,
     /// Sorted and unique.
     pub rules: Vec<&'a str>,
+    /// Every span of every enforced rule that hit, by rule id.
     pub matches: Vec<AnswerMatch<'a>>,
+    /// The text with masked spans starred, when a `mask` rule hit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub masked_text: Option<&'a str>,
+    /// The hash of the rule set that decided.
     pub ruleset: &'a str,
 }
 
 /// One entry of `matches`.
 #[derive(Debug, Serialize)]
 pub struct AnswerMatch<'a> {
+    /// The rule that hit.
     pub rule: &'a str,
+    /// The field the span is in.
     pub field: &'static str,
+    /// The position in the field's list; absent for `text`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// Byte offset where the span starts in the original string.
     pub start: usize,
+    /// Byte offset where it ends.
     pub end: usize,
+    /// The original words.
     pub text: &'a str,
 }
 

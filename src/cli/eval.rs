@@ -14,8 +14,10 @@ use crate::protocol::{Attribute, MessageView, Request, parse_message, parse_requ
 use crate::rules::normalize::normalize;
 use crate::rules::{Decision, Ruleset};
 
+/// `inflight eval`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
+    /// `--rules DIR`.
     #[command(flatten)]
     pub rules: RulesArg,
     /// A webhook body or message object to decide (`-` reads stdin).
@@ -29,6 +31,7 @@ pub struct EvalArgs {
     pub text: Option<String>,
 }
 
+/// Decides the message and prints the explanation, or with `--json` the answer.
 pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let loaded = args.rules.load()?;
     let ruleset = &loaded.ruleset;

@@ -23,11 +23,14 @@ use crate::rules::{Loaded, load_dir};
     version,
     about = "Moderate and enrich CometChat messages in flight, by rules kept as TOML files"
 )]
+/// The command line as clap reads it.
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load and compile the rules; print errors and warnings with file:line.

@@ -30,7 +30,9 @@ const SHORT_SUBSTRING_KEYWORD: usize = 3;
 /// A successfully compiled folder and the warnings it produced.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The compiled rules.
     pub ruleset: Ruleset,
+    /// Every warning, with its place.
     pub warnings: Vec<Diagnostic>,
 }
 

@@ -39,6 +39,7 @@ impl Verdict {
         self as usize
     }
 
+    /// `allow`, `tag` or `drop`.
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Allow => "allow",
@@ -51,11 +52,13 @@ impl Verdict {
 /// The decision for one message: every hit (enforced and shadow) and the verdict.
 #[derive(Debug)]
 pub struct Decision<'r> {
+    /// The rule set that decided.
     pub ruleset: &'r Ruleset,
     /// Rules that hit, enforced and shadow, in rule-file order.
     pub hits: Vec<RuleHit<'r>>,
     /// Sum of the enforced hits' scores.
     pub score: i64,
+    /// What the answer does.
     pub verdict: Verdict,
     /// `data.text` with every enforced `mask` span starred, when such a span exists.
     pub masked_text: Option<String>,
@@ -64,22 +67,28 @@ pub struct Decision<'r> {
 /// One rule that hit, and every place it hit.
 #[derive(Debug)]
 pub struct RuleHit<'r> {
+    /// The rule.
     pub rule: &'r Rule,
+    /// Where it hit: non-overlapping, leftmost-longest, by field.
     pub spans: Vec<MatchSpan<'r>>,
 }
 
 /// One hit, with offsets into the original string of its field.
 #[derive(Debug, Clone)]
 pub struct MatchSpan<'r> {
+    /// The field the span is in.
     pub field: Field,
     /// Position in the field's list (attachments, URLs, metadata strings); `None` for `text`.
     pub index: Option<usize>,
+    /// Byte offset where it starts in the original string.
     pub start: usize,
+    /// Byte offset where it ends.
     pub end: usize,
     /// The original words: `original[start..end]`.
     pub text: String,
     /// The keyword or regex that matched, as written in the rule file.
     pub pattern: &'r str,
+    /// Whether a regex (not a keyword) matched.
     pub is_regex: bool,
 }
 
@@ -89,6 +98,7 @@ impl<'r> Decision<'r> {
         self.hits.iter().filter(|h| h.rule.mode == Mode::Enforce)
     }
 
+    /// Shadow hits only: logged and counted, never in the answer.
     pub fn shadow(&self) -> impl Iterator<Item = &RuleHit<'r>> {
         self.hits.iter().filter(|h| h.rule.mode == Mode::Shadow)
     }

@@ -47,18 +47,22 @@ impl Ruleset {
         &self.hash
     }
 
+    /// Every rule, in load order (files by name, rules by position).
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
 
+    /// The rule with this id.
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
     }
 
+    /// `[policy] drop_score`, when set.
     pub fn drop_score(&self) -> Option<i64> {
         self.drop_score
     }
 
+    /// The pack files loaded, in load order.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }
@@ -68,14 +72,17 @@ impl Ruleset {
         self.keyword_count
     }
 
+    /// Regexes across all rules.
     pub fn regex_count(&self) -> usize {
         self.regex_count
     }
 
+    /// `[[case]]`s across all packs.
     pub fn case_count(&self) -> usize {
         self.cases.len()
     }
 
+    /// When this rule set was compiled.
     pub fn loaded_at(&self) -> SystemTime {
         self.loaded_at
     }
@@ -89,28 +96,42 @@ impl Ruleset {
 /// One compiled rule.
 #[derive(Debug)]
 pub struct Rule {
+    /// Unique across all packs.
     pub id: String,
+    /// The pack it came from.
     pub pack: String,
+    /// What it is for.
     pub description: Option<String>,
+    /// Added on a hit.
     pub score: i64,
     /// Sorted and unique.
     pub tags: Vec<String>,
+    /// What an enforced hit does.
     pub action: RuleAction,
+    /// Enforce or shadow.
     pub mode: Mode,
+    /// The level its keywords, regexes and `except` phrases are normalized at.
     pub level: Level,
+    /// How keywords must sit in the text.
     pub match_mode: MatchMode,
+    /// The fields it reads.
     pub fields: Vec<Field>,
     pub(crate) when: Option<Condition>,
     pub(crate) unless: Option<Condition>,
     /// `except` phrases, normalized at the rule's level.
     pub(crate) except: Vec<String>,
+    /// `examples.match`.
     pub examples_match: Vec<Example>,
+    /// `examples.no_match`.
     pub examples_no_match: Vec<Example>,
+    /// The file it is written in.
     pub file: PathBuf,
+    /// Where in that file.
     pub position: Position,
 }
 
 impl Rule {
+    /// Whether the rule reads `field`.
     pub fn reads(&self, field: Field) -> bool {
         self.fields.contains(&field)
     }
@@ -119,7 +140,9 @@ impl Rule {
 /// An example text with the line it is written on.
 #[derive(Debug, Clone)]
 pub struct Example {
+    /// The example as written.
     pub text: String,
+    /// Where it is written.
     pub position: Position,
 }
 
@@ -141,9 +164,14 @@ pub(crate) enum Clause {
 /// A compiled `[[case]]`.
 #[derive(Debug, Clone)]
 pub struct Case {
+    /// The case's name.
     pub name: String,
+    /// The message it decides.
     pub message: MessageView<'static>,
+    /// What the decision must be.
     pub expect: model::Expectation,
+    /// The file it is written in.
     pub file: PathBuf,
+    /// Where in that file.
     pub position: Position,
 }

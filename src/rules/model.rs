@@ -16,27 +16,37 @@ use crate::message::FlatMessage;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackFile {
+    /// `[pack]`: the pack's name and description.
     pub pack: Option<PackMeta>,
+    /// `[lists]`: named keyword lists, usable by any rule of any pack.
     #[serde(default)]
     pub lists: BTreeMap<String, Spanned<ListDef>>,
+    /// `[[rule]]`s, in file order.
     #[serde(default, rename = "rule")]
     pub rules: Vec<Spanned<RuleDef>>,
+    /// `[policy]`: at most one across all packs.
     pub policy: Option<Spanned<PolicyDef>>,
+    /// `[[case]]`s: whole decisions the pack expects.
     #[serde(default, rename = "case")]
     pub cases: Vec<Spanned<CaseDef>>,
 }
 
+/// `[pack]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackMeta {
+    /// The pack's name (default: the file stem).
     pub name: Option<String>,
+    /// What the pack is for.
     pub description: Option<String>,
 }
 
 /// A named keyword list: inline entries, or a `.txt` file relative to the pack.
 #[derive(Debug)]
 pub enum ListDef {
+    /// Keywords written in the pack.
     Inline(Vec<Spanned<String>>),
+    /// Keywords read from a list file.
     File(ListFile),
 }
 
@@ -65,40 +75,59 @@ impl<'de> Deserialize<'de> for ListDef {
     }
 }
 
+/// `{ file = "lists/name.txt" }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListFile {
+    /// The list file's path, relative to the pack.
     pub file: String,
 }
 
+/// One `[[rule]]` as written; `compile` checks every key.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleDef {
+    /// Unique across all packs.
     pub id: Option<Spanned<String>>,
+    /// What the rule is for.
     pub description: Option<String>,
+    /// Inline keywords.
     #[serde(default)]
     pub keywords: Vec<Spanned<String>>,
+    /// Named lists whose entries are keywords too.
     #[serde(default)]
     pub lists: Vec<Spanned<String>>,
+    /// Regular expressions (Rust `regex` syntax), run on the normalized text.
     #[serde(default)]
     pub regex: Vec<Spanned<String>>,
+    /// How a keyword must sit in the text.
     #[serde(default, rename = "match")]
     pub match_mode: MatchMode,
+    /// The normalization level the rule matches at.
     #[serde(default)]
     pub normalize: Level,
+    /// Which strings of the message the rule reads (default: `text`).
     pub fields: Option<Vec<Field>>,
+    /// Every key must hold for the rule to be evaluated.
     pub when: Option<Spanned<Conditions>>,
+    /// The rule is skipped when every key holds.
     pub unless: Option<Spanned<Conditions>>,
+    /// Phrases that cancel a hit they contain (the Scunthorpe guard).
     #[serde(default)]
     pub except: Vec<Spanned<String>>,
+    /// Added to the message's score on a hit.
     #[serde(default)]
     pub score: i64,
+    /// Added to the answer on a hit.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// What an enforced hit does.
     #[serde(default)]
     pub action: RuleAction,
+    /// Enforce, or shadow (evaluated and counted, never changing the answer).
     #[serde(default)]
     pub mode: Mode,
+    /// `examples.match` and `examples.no_match`, run by `inflight test`.
     pub examples: Option<Examples>,
 }
 
@@ -121,15 +150,21 @@ pub enum MatchMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
+    /// `data.text`.
     Text,
+    /// The attachments' names.
     AttachmentNames,
+    /// The URLs in the text and the attachments' URLs.
     Urls,
+    /// Every string value of `data.metadata` outside `@injected`.
     Metadata,
 }
 
 impl Field {
+    /// Every field, in the order they are searched.
     pub const ALL: [Field; 4] = [Field::Text, Field::AttachmentNames, Field::Urls, Field::Metadata];
 
+    /// The name in rule files and answers.
     pub fn name(self) -> &'static str {
         match self {
             Field::Text => "text",
@@ -144,13 +179,17 @@ impl Field {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleAction {
+    /// Add score, tags and matches.
     #[default]
     Tag,
+    /// Drop the message.
     Drop,
+    /// Tag, and star the matched words in `masked_text`.
     Mask,
 }
 
 impl RuleAction {
+    /// The name in rule files and logs.
     pub fn name(self) -> &'static str {
         match self {
             RuleAction::Tag => "tag",
@@ -164,12 +203,15 @@ impl RuleAction {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// Change the answer.
     #[default]
     Enforce,
+    /// Evaluate, log and count, never changing the answer.
     Shadow,
 }
 
 impl Mode {
+    /// The name in rule files and logs.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Enforce => "enforce",
@@ -186,23 +228,31 @@ pub type Conditions = BTreeMap<String, CondValue>;
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum CondValue {
+    /// `true` or `false`.
     Bool(bool),
+    /// One string.
     One(String),
+    /// Any of these strings.
     Any(Vec<String>),
 }
 
+/// A rule's `examples`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Examples {
+    /// Texts the rule must hit (on its own matcher).
     #[serde(default, rename = "match")]
     pub should_match: Vec<Spanned<String>>,
+    /// Texts the rule must not hit.
     #[serde(default)]
     pub no_match: Vec<Spanned<String>>,
 }
 
+/// `[policy]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDef {
+    /// An enforced score at or above this drops the message.
     pub drop_score: Option<i64>,
 }
 
@@ -210,9 +260,11 @@ pub struct PolicyDef {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseDef {
+    /// What the case checks, for failure reports.
     pub name: String,
     /// The message in the flat form of the message schema (`crate::message::FlatMessage`).
     pub message: FlatMessage,
+    /// What the decision must be.
     pub expect: Expectation,
 }
 
@@ -220,10 +272,15 @@ pub struct CaseDef {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
+    /// `allow`, `tag` or `drop`.
     pub action: Option<ExpectedAction>,
+    /// Exactly these tags (sorted, unique).
     pub tags: Option<Vec<String>>,
+    /// Exactly these enforced rules.
     pub rules: Option<Vec<String>>,
+    /// Exactly this enforced score.
     pub score: Option<i64>,
+    /// Exactly this masked text.
     pub masked_text: Option<String>,
 }
 
@@ -231,7 +288,10 @@ pub struct Expectation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExpectedAction {
+    /// `{}`: no enforced hit.
     Allow,
+    /// Enforced hits, no drop.
     Tag,
+    /// Dropped.
     Drop,
 }

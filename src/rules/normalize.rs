@@ -101,16 +101,22 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// The text as sent.
     None,
+    /// NFKC, case folding, invisible characters removed, whitespace collapsed.
     Basic,
+    /// `basic`, look-alike letters mapped to Latin, diacritics stripped.
     #[default]
     Standard,
+    /// `standard`, leetspeak, separators inside words, repeated letters collapsed.
     Strict,
 }
 
 impl Level {
+    /// Every level, from the least to the most folding.
     pub const ALL: [Level; 4] = [Level::None, Level::Basic, Level::Standard, Level::Strict];
 
+    /// The name in rule files.
     pub fn name(self) -> &'static str {
         match self {
             Level::None => "none",
@@ -173,6 +179,7 @@ struct Group {
 }
 
 impl Normalized {
+    /// An empty buffer, reusable with `normalize_into`.
     pub fn new() -> Self {
         Self::default()
     }

@@ -11,12 +11,16 @@ use crate::error::Position;
 /// The outcome of running every example and case of a rule set.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Examples run.
     pub examples_run: usize,
+    /// Cases run.
     pub cases_run: usize,
+    /// What did not hold.
     pub failures: Vec<Failure>,
 }
 
 impl Report {
+    /// Whether every example and case held.
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
     }
@@ -25,10 +29,13 @@ impl Report {
 /// One example or case that did not hold, with why.
 #[derive(Debug)]
 pub struct Failure {
+    /// The file it is written in.
     pub file: PathBuf,
+    /// Where in that file.
     pub position: Position,
     /// `rule "id"` or `case "name"`.
     pub subject: String,
+    /// What happened instead, with the answer.
     pub message: String,
 }
 
