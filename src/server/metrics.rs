@@ -87,10 +87,12 @@ pub enum Outcome {
     Unauthorized,
     /// `413`: the body is over `--max-body`.
     TooLarge,
+    /// `408`: the body did not arrive within `--client-timeout`.
+    TimedOut,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Decided,
         Outcome::Ignored,
         Outcome::NotReady,
@@ -98,6 +100,7 @@ impl Outcome {
         Outcome::BadRequest,
         Outcome::Unauthorized,
         Outcome::TooLarge,
+        Outcome::TimedOut,
     ];
 
     pub fn label(self) -> &'static str {
@@ -109,6 +112,7 @@ impl Outcome {
             Outcome::BadRequest => "bad_request",
             Outcome::Unauthorized => "unauthorized",
             Outcome::TooLarge => "too_large",
+            Outcome::TimedOut => "timed_out",
         }
     }
 }

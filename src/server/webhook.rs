@@ -37,6 +37,7 @@ const BASIC_CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="in
 
 /// `POST <path>`.
 pub(super) async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let _in_flight = state.drain.track();
     let started = Instant::now();
     let reply = receive(&req, payload, &state).await;
     state.metrics.record_request(reply.trigger, reply.outcome, started.elapsed());
@@ -50,8 +51,17 @@ async fn receive(req: &HttpRequest, payload: web::Payload, state: &AppState) -> 
         debug!(peer = ?req.peer_addr(), "webhook call refused: missing or wrong credential");
         return Reply::unauthorized();
     }
-    match read_body(req, payload, state.max_body).await {
+    // The head arrived within the client timeout (actix's `client_request_timeout`); the body
+    // gets as long again, so a client trickling bytes cannot hold a connection forever.
+    let body = tokio::time::timeout(state.client_timeout, read_body(req, payload, state.max_body))
+        .await
+        .unwrap_or(Err(BodyError::TimedOut));
+    match body {
         Ok(body) => answer(state, &body),
+        Err(BodyError::TimedOut) => {
+            debug!(peer = ?req.peer_addr(), timeout_ms = state.client_timeout.as_millis(), "webhook body too slow: closing");
+            Reply::error(StatusCode::REQUEST_TIMEOUT, Outcome::TimedOut, "the body did not arrive in time")
+        }
         Err(BodyError::TooLarge) => {
             debug!(max_body = state.max_body, "webhook body refused: too large");
             Reply::error(
@@ -70,6 +80,7 @@ async fn receive(req: &HttpRequest, payload: web::Payload, state: &AppState) -> 
 enum BodyError {
     TooLarge,
     Unreadable(PayloadError),
+    TimedOut,
 }
 
 /// Reads the body, refusing it as soon as it is known to exceed `max`: from `Content-Length`
@@ -236,6 +247,10 @@ impl Reply {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, BASIC_CHALLENGE));
         }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a slow body may still come; the connection cannot be reused.
+            response.force_close();
+        }
         response.body(self.body)
     }
 }
@@ -273,7 +288,9 @@ action = "drop"
             auth: None,
             fail_mode,
             max_body: 1 << 20,
+            client_timeout: crate::server::DEFAULT_CLIENT_TIMEOUT,
             log_text: false,
+            drain: Arc::default(),
         };
         (state, dir)
     }
