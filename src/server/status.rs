@@ -76,6 +76,7 @@ pub(super) async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> Http
 /// so they follow reloads whoever made them.
 pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.observe_ruleset(state.live.current().as_deref());
+    state.metrics.observe_reload_failing(state.live.status().last_error.is_some());
     if let Some(sink) = &state.decisions {
         state.metrics.observe_decision_log(sink.counts());
     }

@@ -22,7 +22,7 @@ use serde::Serialize;
 use tracing::{Level, debug, enabled, error, warn};
 
 use super::decisions::DecisionRecord;
-use super::metrics::{Outcome, Trigger};
+use super::metrics::{Outcome, WebhookTrigger};
 use super::{AppState, FailMode};
 use crate::protocol::{MessageView, parse_request};
 use crate::rules::{Decision, Mode, Ruleset, Verdict};
@@ -130,7 +130,7 @@ fn answer_with<D>(state: &AppState, body: &[u8], decide: D) -> Reply
 where
     D: FnOnce(&AppState, &Ruleset, &MessageView<'_>) -> Bytes,
 {
-    let trigger = Cell::new(Trigger::None);
+    let trigger = Cell::new(WebhookTrigger::None);
     // AssertUnwindSafe: after a panic nothing from inside is used again; the shared state it
     // touches (metrics counters, the rule set) is only read or atomically updated.
     let guarded = catch_unwind(AssertUnwindSafe(|| {
@@ -138,7 +138,7 @@ where
             Ok(request) => request,
             Err(e) => return Reply::error(StatusCode::BAD_REQUEST, Outcome::BadRequest, &e.to_string()),
         };
-        let kind = Trigger::of(request.trigger.as_deref());
+        let kind = WebhookTrigger::of(request.trigger.as_deref());
         trigger.set(kind);
         if !request.is_before_message() {
             return Reply::json(kind, Outcome::Ignored, Bytes::from_static(ALLOW_BODY));
@@ -213,7 +213,7 @@ impl fmt::Display for Hits<'_> {
 /// A webhook answer and how to count it.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    pub trigger: Trigger,
+    pub trigger: WebhookTrigger,
     pub outcome: Outcome,
     pub status: StatusCode,
     pub body: Bytes,
@@ -225,20 +225,20 @@ struct ErrorBody<'a> {
 }
 
 impl Reply {
-    fn json(trigger: Trigger, outcome: Outcome, body: Bytes) -> Reply {
+    fn json(trigger: WebhookTrigger, outcome: Outcome, body: Bytes) -> Reply {
         Reply { trigger, outcome, status: StatusCode::OK, body }
     }
 
     /// `{"error": message}` with `status`.
     fn error(status: StatusCode, outcome: Outcome, message: &str) -> Reply {
         let body = serde_json::to_vec(&ErrorBody { error: message }).unwrap_or_else(|_| b"{}".to_vec());
-        Reply { trigger: Trigger::None, outcome, status, body: Bytes::from(body) }
+        Reply { trigger: WebhookTrigger::None, outcome, status, body: Bytes::from(body) }
     }
 
     /// The same answer for every way of failing auth.
     fn unauthorized() -> Reply {
         let body = Bytes::from_static(br#"{"error":"unauthorized"}"#);
-        Reply { trigger: Trigger::None, outcome: Outcome::Unauthorized, status: StatusCode::UNAUTHORIZED, body }
+        Reply { trigger: WebhookTrigger::None, outcome: Outcome::Unauthorized, status: StatusCode::UNAUTHORIZED, body }
     }
 
     fn into_response(self) -> HttpResponse {
@@ -311,7 +311,7 @@ action = "drop"
             let reply = answer_with(&state, &before_message("an amazing deal"), panics);
             assert_eq!(reply.status, StatusCode::OK, "{mode:?}");
             assert_eq!(&reply.body[..], want, "{mode:?}");
-            assert_eq!((reply.trigger, reply.outcome), (Trigger::BeforeMessage, Outcome::Failed), "{mode:?}");
+            assert_eq!((reply.trigger, reply.outcome), (WebhookTrigger::BeforeMessage, Outcome::Failed), "{mode:?}");
             // The same thread decides the next message normally.
             let next = answer(&state, &before_message("an amazing deal"));
             assert_eq!(next.outcome, Outcome::Decided);
@@ -327,7 +327,7 @@ action = "drop"
         let reply = answer_with(&state, body, panics);
         assert_eq!(
             (&reply.body[..], reply.outcome, reply.trigger),
-            (ALLOW_BODY, Outcome::Ignored, Trigger::AfterMessage)
+            (ALLOW_BODY, Outcome::Ignored, WebhookTrigger::AfterMessage)
         );
     }
 
