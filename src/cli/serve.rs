@@ -174,22 +174,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot listen for SIGHUP")?;
         actix_web::rt::spawn(reload_on_hangup(hangups, reloads, decision_log.clone()));
-        let rs = live.current();
-        info!(
-            listen = %addr,
-            ruleset = rs.as_deref().map_or("none", |rs| rs.hash()),
-            rules = rs.as_deref().map_or(0, |rs| rs.rules().len()),
-            keywords = rs.as_deref().map_or(0, |rs| rs.keyword_count()),
-            path = config.path,
-            workers = config.workers.get(),
-            tls = config.tls.is_some(),
-            auth = config.basic_auth.is_some(),
-            fail_mode = config.fail_mode.name(),
-            decision_log = config.decision_log.as_ref().map(|p| p.display().to_string()),
-            shutdown_grace_s = config.shutdown_grace.as_secs(),
-            client_timeout_ms = config.client_timeout.as_millis(),
-            "listening on {addr}"
-        );
+        log_listening(addr, &config, &live);
         info!(dir = %live.dir().display(), "watching rules for changes (SIGHUP reloads too)");
         running.server.await.context("server failed")?;
         if let Some(sink) = &decision_log
@@ -200,6 +185,26 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The start-up line: where it listens, the rule set serving and the settings that matter.
+fn log_listening(addr: SocketAddr, config: &server::Config, live: &LiveRules) {
+    let rs = live.current();
+    info!(
+        listen = %addr,
+        ruleset = rs.as_deref().map_or("none", |rs| rs.hash()),
+        rules = rs.as_deref().map_or(0, |rs| rs.rules().len()),
+        keywords = rs.as_deref().map_or(0, |rs| rs.keyword_count()),
+        path = config.path,
+        workers = config.workers.get(),
+        tls = config.tls.is_some(),
+        auth = config.basic_auth.is_some(),
+        fail_mode = config.fail_mode.name(),
+        decision_log = config.decision_log.as_ref().map(|p| p.display().to_string()),
+        shutdown_grace_s = config.shutdown_grace.as_secs(),
+        client_timeout_ms = config.client_timeout.as_millis(),
+        "listening on {addr}"
+    );
 }
 
 /// Raises the open-file soft limit to the hard limit: each connection is a file, and the usual

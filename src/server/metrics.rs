@@ -200,11 +200,40 @@ pub struct Metrics {
     reload_compile_seconds: Histogram,
     reload_apply_seconds: Histogram,
     reload_failing: IntGauge,
-    ruleset_info: IntGaugeVec,
+    ruleset: RulesetGauges,
+    decision_log_lines: Resolved,
+}
+
+/// What the rule set serving is: its hash, sizes and load time.
+#[derive(Debug)]
+struct RulesetGauges {
+    info: IntGaugeVec,
     rules: IntGauge,
     keywords: IntGauge,
     loaded_at: Gauge,
-    decision_log_lines: Resolved,
+}
+
+impl RulesetGauges {
+    fn new(r: &Registry) -> Result<RulesetGauges, prometheus::Error> {
+        Ok(RulesetGauges {
+            info: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("inflight_ruleset_info", "The rule set serving: 1 on the series labelled with its hash"),
+                    &["hash"],
+                )?,
+            )?,
+            rules: register(r, IntGauge::new("inflight_ruleset_rules", "Rules in the rule set serving")?)?,
+            keywords: register(
+                r,
+                IntGauge::new("inflight_ruleset_keywords", "Distinct keyword patterns in the rule set serving")?,
+            )?,
+            loaded_at: register(
+                r,
+                Gauge::new("inflight_ruleset_loaded_at_seconds", "When the rule set serving was loaded, Unix seconds")?,
+            )?,
+        })
+    }
 }
 
 /// One counter per rule of a rule set, labelled with the rule's id and mode.
@@ -303,22 +332,7 @@ impl Metrics {
                     "1 while the last reload failed (the previous rule set serves)",
                 )?,
             )?,
-            ruleset_info: register(
-                r,
-                IntGaugeVec::new(
-                    Opts::new("inflight_ruleset_info", "The rule set serving: 1 on the series labelled with its hash"),
-                    &["hash"],
-                )?,
-            )?,
-            rules: register(r, IntGauge::new("inflight_ruleset_rules", "Rules in the rule set serving")?)?,
-            keywords: register(
-                r,
-                IntGauge::new("inflight_ruleset_keywords", "Distinct keyword patterns in the rule set serving")?,
-            )?,
-            loaded_at: register(
-                r,
-                Gauge::new("inflight_ruleset_loaded_at_seconds", "When the rule set serving was loaded, Unix seconds")?,
-            )?,
+            ruleset: RulesetGauges::new(r)?,
             registry,
             requests,
             decisions,
@@ -408,21 +422,21 @@ impl Metrics {
     /// when none is loaded, and drops the hit series of rules it does not have. Called on every
     /// scrape and after each reload, so they follow reloads.
     pub fn observe_ruleset(&self, ruleset: Option<&Ruleset>) {
-        self.ruleset_info.reset();
+        self.ruleset.info.reset();
         match ruleset {
             Some(rs) => {
-                if let Ok(info) = self.ruleset_info.get_metric_with_label_values(&[rs.hash()]) {
+                if let Ok(info) = self.ruleset.info.get_metric_with_label_values(&[rs.hash()]) {
                     info.set(1);
                 }
-                self.rules.set(i64::try_from(rs.rules().len()).unwrap_or(i64::MAX));
-                self.keywords.set(i64::try_from(rs.keyword_count()).unwrap_or(i64::MAX));
-                self.loaded_at.set(unix_seconds(rs.loaded_at()));
+                self.ruleset.rules.set(i64::try_from(rs.rules().len()).unwrap_or(i64::MAX));
+                self.ruleset.keywords.set(i64::try_from(rs.keyword_count()).unwrap_or(i64::MAX));
+                self.ruleset.loaded_at.set(unix_seconds(rs.loaded_at()));
                 self.forget_removed_rules(rs);
             }
             None => {
-                self.rules.set(0);
-                self.keywords.set(0);
-                self.loaded_at.set(0.0);
+                self.ruleset.rules.set(0);
+                self.ruleset.keywords.set(0);
+                self.ruleset.loaded_at.set(0.0);
             }
         }
     }
