@@ -28,18 +28,27 @@ pub struct LiveRules {
 pub struct ReloadStatus {
     /// The last reload's error (first diagnostic, `file:line:col: …`), cleared by a good reload.
     pub last_error: Option<String>,
+    /// When it happened.
     pub last_error_at: Option<SystemTime>,
-    pub reloads_ok: u64,
-    pub reloads_failed: u64,
 }
 
 /// The result of one reload attempt.
 #[derive(Debug)]
 pub enum ReloadOutcome {
     /// The new rule set serves now.
-    Swapped { hash: String, warnings: usize, compile: Duration },
+    Swapped {
+        /// Its hash.
+        hash: String,
+        /// How many warnings it loaded with.
+        warnings: usize,
+        /// How long reading and compiling took.
+        compile: Duration,
+    },
     /// The files compiled to the rule set already serving; nothing changed.
-    Unchanged { hash: String },
+    Unchanged {
+        /// The hash serving.
+        hash: String,
+    },
     /// The files did not compile; the previous rule set (if any) keeps serving.
     Failed(LoadError),
 }
@@ -60,6 +69,7 @@ impl LiveRules {
         Ok((live, warnings))
     }
 
+    /// The rules folder watched.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -76,6 +86,7 @@ impl LiveRules {
         self.current.load()
     }
 
+    /// What `/readyz` reports about reloads now.
     pub fn status(&self) -> ReloadStatus {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
@@ -94,7 +105,6 @@ impl LiveRules {
             Ok(loaded) => {
                 status.last_error = None;
                 status.last_error_at = None;
-                status.reloads_ok += 1;
                 let hash = loaded.ruleset.hash().to_owned();
                 if self.current.load().as_ref().is_some_and(|rs| rs.hash() == hash) {
                     return ReloadOutcome::Unchanged { hash };
@@ -106,7 +116,6 @@ impl LiveRules {
             Err(err) => {
                 status.last_error = err.first().map(ToString::to_string).or_else(|| Some(err.to_string()));
                 status.last_error_at = Some(SystemTime::now());
-                status.reloads_failed += 1;
                 ReloadOutcome::Failed(err)
             }
         }
@@ -117,7 +126,10 @@ impl LiveRules {
 #[derive(Debug, Clone, Copy)]
 pub enum Trigger {
     /// Files changed; `first_event` is when the earliest change of the burst happened.
-    Files { first_event: Instant },
+    Files {
+        /// When the burst began.
+        first_event: Instant,
+    },
     /// `SIGHUP`, or another explicit request.
     Signal,
 }
@@ -125,7 +137,9 @@ pub enum Trigger {
 /// What one reload did, for logs and metrics.
 #[derive(Debug)]
 pub struct ReloadReport {
+    /// Why it ran.
     pub trigger: Trigger,
+    /// What it did.
     pub outcome: ReloadOutcome,
     /// From the first file event of the burst to the end of the reload (the swap, when one
     /// happened); `None` for a signal.
@@ -135,7 +149,8 @@ pub struct ReloadReport {
 /// How long the folder must stay quiet before a burst of events (an editor's save, `git pull`,
 /// `rsync`) is reloaded once.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(100);
-/// How often a vanished rules folder is looked for again.
+/// How often the watch checks that the rules path still names the folder it watches (a folder
+/// replaced by rename, a symlink re-pointed, a folder gone or back).
 const REWATCH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Asks the reload thread for a reload; cheap to clone, usable from a signal handler task.
@@ -154,6 +169,11 @@ impl ReloadHandle {
 /// Starts watching `live`'s folder on a dedicated thread (never an HTTP worker): every change
 /// burst and every `ReloadHandle::request` compiles the folder and swaps the result in, or keeps
 /// the old set. `report` is called on that thread after each reload.
+///
+/// The watch follows the path, not the folder: a watch sits on a folder's inode, so after
+/// `mv rules rules-old; mv rules-next rules` it would go on hearing `rules-old`. On every event
+/// and every `REWATCH_INTERVAL` the thread checks which folder the path names now, and when that
+/// changed it re-arms the watch there and reloads. A `SIGHUP` re-arms it too.
 pub fn spawn_watcher(
     live: Arc<LiveRules>,
     debounce: Duration,
@@ -165,29 +185,38 @@ pub fn spawn_watcher(
     let mut watch = FolderWatch::new(live.dir().to_path_buf(), debounce, tx);
     std::thread::Builder::new().name("inflight-reload".into()).spawn(move || {
         loop {
-            // While the folder is missing, look for it again now and then; a reload is due
-            // when it comes back.
-            let waited = if watch.is_active() { rx.recv().ok() } else { rx.recv_timeout(REWATCH_INTERVAL).ok() };
-            if !watch.is_active() && watch.try_start() {
-                tracing::info!(dir = %live.dir().display(), "rules folder is back; watching it again");
-                let report_now = run_reload(&live, Trigger::Signal);
-                report(&report_now);
-            }
             // `watch` holds a sender, so the channel never closes: `None` only means a timeout.
-            let Some(first) = waited else { continue };
-            // Coalesce whatever else queued up meanwhile into this one reload.
-            let mut trigger = first;
-            while let Ok(next) = rx.try_recv() {
-                trigger = earliest(trigger, next);
+            let waited = rx.recv_timeout(REWATCH_INTERVAL).ok();
+            if let Some(trigger) = next_reload(waited, &rx, &mut watch) {
+                report(&run_reload(&live, trigger));
             }
-            let done = run_reload(&live, trigger);
-            if matches!(&done.outcome, ReloadOutcome::Failed(_)) && !live.dir().is_dir() {
-                watch.stop();
-            }
-            report(&done);
         }
     })?;
     Ok(handle)
+}
+
+/// Whether a reload is due, and why: the requests queued (coalesced into one), or the rules path
+/// naming another folder than the one watched. Re-arms the watch first when the path changed or
+/// a signal asks, so an edit made during the reload is not missed.
+fn next_reload(
+    waited: Option<Trigger>,
+    rx: &std::sync::mpsc::Receiver<Trigger>,
+    watch: &mut FolderWatch,
+) -> Option<Trigger> {
+    let mut trigger = waited;
+    while let Ok(next) = rx.try_recv() {
+        trigger = Some(trigger.map_or(next, |t| earliest(t, next)));
+    }
+    let signalled = matches!(trigger, Some(Trigger::Signal));
+    if signalled || watch.is_stale() {
+        let was_watching = watch.watched.is_some();
+        watch.restart();
+        if watch.debouncer.is_some() && !signalled {
+            tracing::info!(dir = %watch.dir.display(), was_watching, "the rules path names another folder: watching it");
+        }
+        trigger.get_or_insert(Trigger::Signal);
+    }
+    trigger
 }
 
 fn run_reload(live: &LiveRules, trigger: Trigger) -> ReloadReport {
@@ -211,40 +240,60 @@ fn earliest(a: Trigger, b: Trigger) -> Trigger {
 
 type Debouncer = notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>;
 
-/// The debounced recursive watch on the rules folder, restartable when the folder vanishes.
+/// The debounced recursive watch on the folder the rules path names, restartable when the path
+/// names another folder or none.
 struct FolderWatch {
     dir: PathBuf,
     debounce: Duration,
     tx: std::sync::mpsc::Sender<Trigger>,
     debouncer: Option<Debouncer>,
+    /// The folder watched, `None` when none is.
+    watched: Option<FolderId>,
+}
+
+/// A folder's identity: its device and inode, which a rename keeps and a replacement changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FolderId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FolderId {
+    /// The folder `path` names now (following symlinks), if it names one.
+    fn of(path: &Path) -> Option<FolderId> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok().filter(std::fs::Metadata::is_dir)?;
+        Some(FolderId { dev: meta.dev(), ino: meta.ino() })
+    }
 }
 
 impl FolderWatch {
     fn new(dir: PathBuf, debounce: Duration, tx: std::sync::mpsc::Sender<Trigger>) -> Self {
-        let mut watch = FolderWatch { dir, debounce, tx, debouncer: None };
-        if !watch.try_start() {
+        let mut watch = FolderWatch { dir, debounce, tx, debouncer: None, watched: None };
+        watch.start();
+        if watch.watched.is_none() {
             tracing::warn!(dir = %watch.dir.display(), "cannot watch the rules folder yet; will retry");
         }
         watch
     }
 
-    fn is_active(&self) -> bool {
-        self.debouncer.is_some()
+    /// Whether the path names another folder than the one watched (or one when none is).
+    fn is_stale(&self) -> bool {
+        FolderId::of(&self.dir) != self.watched
     }
 
-    fn stop(&mut self) {
+    fn restart(&mut self) {
         if let Some(d) = self.debouncer.take() {
             d.stop_nonblocking();
         }
+        self.watched = None;
+        self.start();
     }
 
-    fn try_start(&mut self) -> bool {
-        if self.debouncer.is_some() {
-            return true;
-        }
-        if !self.dir.is_dir() {
-            return false;
-        }
+    /// Watches the folder the path names now, if any. Its identity is taken before the watch
+    /// starts: a swap in between shows as stale at the next check and is re-armed then.
+    fn start(&mut self) {
+        let Some(id) = FolderId::of(&self.dir) else { return };
         let tx = self.tx.clone();
         let handler = move |result: notify_debouncer_full::DebounceEventResult| match result {
             Ok(events) => {
@@ -257,7 +306,7 @@ impl FolderWatch {
                 for e in errors {
                     tracing::warn!(error = %e, "rules folder watch error");
                 }
-                // The watch may have lost track (e.g. the folder was replaced): reload to be sure.
+                // The watch may have lost track: re-arm and reload to be sure.
                 let _ = tx.send(Trigger::Signal);
             }
         };
@@ -268,11 +317,12 @@ impl FolderWatch {
         match started {
             Ok(d) => {
                 self.debouncer = Some(d);
-                true
+                self.watched = Some(id);
             }
             Err(e) => {
-                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot watch the rules folder");
-                false
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot watch the rules folder; SIGHUP retries");
+                // Counted as watched, so the check does not retry (and reload) every interval.
+                self.watched = Some(id);
             }
         }
     }

@@ -61,6 +61,14 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "INFLIGHT_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// After SIGTERM or Ctrl-C, the longest wait for the requests that arrived to be answered.
+    #[arg(long, env = "INFLIGHT_SHUTDOWN_GRACE", value_name = "SECONDS", default_value_t = server::DEFAULT_SHUTDOWN_GRACE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace: u64,
+    /// The longest a client may take to send a request's head, and then its body (408 and closed).
+    #[arg(long, env = "INFLIGHT_CLIENT_TIMEOUT", value_name = "MS", default_value_t = server::DEFAULT_CLIENT_TIMEOUT.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub client_timeout: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -102,6 +110,8 @@ impl ServeArgs {
                 log_text: self.log_text,
                 tls,
                 stop_on_signals: true,
+                shutdown_grace: Duration::from_secs(self.shutdown_grace),
+                client_timeout: Duration::from_millis(self.client_timeout),
             },
         })
     }
@@ -111,6 +121,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = args.validate()?;
     init_logs(settings.log_format)?;
     report_panics(settings.server.log_text);
+    raise_open_files_limit();
 
     let (live, warnings) = match LiveRules::load(&settings.rules) {
         Ok(loaded) => loaded,
@@ -144,28 +155,17 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         // log; its handler is in place before the start-up line, so a SIGHUP sent once the
         // service says it listens never meets the default action (terminate).
         let reload_metrics = Arc::clone(&metrics);
+        let reload_live = Arc::clone(&live);
         let reloads = reload::spawn_watcher(Arc::clone(&live), reload::DEFAULT_DEBOUNCE, move |report| {
             log_reload(report);
             reload_metrics.record_reload_report(report);
+            reload_metrics.observe_ruleset(reload_live.current().as_deref());
         })
         .context("cannot start the rules watcher")?;
         let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot listen for SIGHUP")?;
         actix_web::rt::spawn(reload_on_hangup(hangups, reloads, decision_log.clone()));
-        let rs = live.current();
-        info!(
-            listen = %addr,
-            ruleset = rs.as_deref().map_or("none", |rs| rs.hash()),
-            rules = rs.as_deref().map_or(0, |rs| rs.rules().len()),
-            keywords = rs.as_deref().map_or(0, |rs| rs.keyword_count()),
-            path = config.path,
-            workers = config.workers.get(),
-            tls = config.tls.is_some(),
-            auth = config.basic_auth.is_some(),
-            fail_mode = config.fail_mode.name(),
-            decision_log = config.decision_log.as_ref().map(|p| p.display().to_string()),
-            "listening on {addr}"
-        );
+        log_listening(addr, &config, &live);
         info!(dir = %live.dir().display(), "watching rules for changes (SIGHUP reloads too)");
         running.server.await.context("server failed")?;
         if let Some(sink) = &decision_log
@@ -176,6 +176,35 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The start-up line: where it listens, the rule set serving and the settings that matter.
+fn log_listening(addr: SocketAddr, config: &server::Config, live: &LiveRules) {
+    let rs = live.current();
+    info!(
+        listen = %addr,
+        ruleset = rs.as_deref().map_or("none", |rs| rs.hash()),
+        rules = rs.as_deref().map_or(0, |rs| rs.rules().len()),
+        keywords = rs.as_deref().map_or(0, |rs| rs.keyword_count()),
+        path = config.path,
+        workers = config.workers.get(),
+        tls = config.tls.is_some(),
+        auth = config.basic_auth.is_some(),
+        fail_mode = config.fail_mode.name(),
+        decision_log = config.decision_log.as_ref().map(|p| p.display().to_string()),
+        shutdown_grace_s = config.shutdown_grace.as_secs(),
+        client_timeout_ms = config.client_timeout.as_millis(),
+        "listening on {addr}"
+    );
+}
+
+/// Raises the open-file soft limit to the hard limit: each connection is a file, and the usual
+/// soft limit (1024) is lower than the connections one instance can hold.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => info!(limit, "open files limit"),
+        Err(e) => warn!(error = %e, "cannot raise the open files limit"),
+    }
 }
 
 /// One log line per reload: what changed, or why the old rules keep serving.

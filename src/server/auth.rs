@@ -24,6 +24,7 @@ pub struct BasicAuth {
 }
 
 impl BasicAuth {
+    /// A credential of `user` and `password`; refused when the user has a `:` or either is empty.
     pub fn new(user: &str, password: &str) -> Result<BasicAuth, String> {
         if user.is_empty() {
             return Err("the user name is empty".into());
@@ -44,6 +45,7 @@ impl BasicAuth {
         Ok(BasicAuth { credential, user_len: user.len() })
     }
 
+    /// The user name.
     pub fn user(&self) -> &str {
         // `credential` was built from a `&str` and `user_len` ends at a char boundary.
         std::str::from_utf8(self.credential.get(..self.user_len).unwrap_or_default()).unwrap_or_default()
@@ -68,12 +70,15 @@ impl BasicAuth {
     }
 }
 
-/// `Basic <token>` → the token. The scheme is case-insensitive (RFC 7617).
+/// `Basic <token>` → the token. The scheme is case-insensitive (RFC 7617). RFC 7235 puts one or
+/// more spaces between scheme and token; tabs are accepted too, since some clients and proxies
+/// send them and refusing would only lock out a caller who knows the credential.
 fn basic_token(value: &[u8]) -> Option<&[u8]> {
     let value = value.trim_ascii();
     let (scheme, rest) = value.split_at_checked(5)?;
-    let token = rest.strip_prefix(b" ")?;
-    scheme.eq_ignore_ascii_case(b"basic").then(|| token.trim_ascii_start())
+    let token = rest.trim_ascii_start();
+    let separated = rest.first().is_some_and(|&b| b == b' ' || b == b'\t');
+    (separated && scheme.eq_ignore_ascii_case(b"basic")).then_some(token)
 }
 
 impl FromStr for BasicAuth {
@@ -110,6 +115,8 @@ mod tests {
             ("right", Some(header("cometchat:s3cret")), true),
             ("scheme in lower case", Some(format!("basic {}", STANDARD.encode("cometchat:s3cret"))), true),
             ("extra spaces", Some(format!("  Basic   {}  ", STANDARD.encode("cometchat:s3cret"))), true),
+            ("a tab", Some(format!("Basic\t{}", STANDARD.encode("cometchat:s3cret"))), true),
+            ("spaces and tabs", Some(format!("Basic \t {}", STANDARD.encode("cometchat:s3cret"))), true),
             ("no header", None, false),
             ("wrong password", Some(header("cometchat:s3creT")), false),
             ("password prefix", Some(header("cometchat:s3cre")), false),

@@ -9,6 +9,7 @@ pub use crate::decision_log::DecisionRecord;
 /// implementation must not block: copy what it needs and hand it to a writer thread. It must
 /// leave the message text out unless it was built with `--log-text`.
 pub trait DecisionSink: Send + Sync + std::fmt::Debug {
+    /// Takes one decision.
     fn record(&self, record: &DecisionRecord<'_>);
 
     /// Lines written so far, and lines lost (the queue was full, or the write failed), for
@@ -21,7 +22,9 @@ pub trait DecisionSink: Send + Sync + std::fmt::Debug {
 /// What a sink has done with the decisions it was given.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SinkCounts {
+    /// Lines in the file.
     pub written: u64,
+    /// Lines lost.
     pub dropped: u64,
 }
 
@@ -39,6 +42,7 @@ impl DecisionLogSink {
         DecisionLogSink { log, log_text }
     }
 
+    /// The decision log behind the sink.
     pub fn log(&self) -> &DecisionLog {
         &self.log
     }

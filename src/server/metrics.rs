@@ -1,15 +1,17 @@
 //! Prometheus metrics of the service, in its own `Registry`: requests, decisions, rule hits,
 //! latencies, reloads and the rule set serving. Written on the request path (cheap, pre-resolved
-//! counters), by the reload task (`record_reload`), and read by `GET /metrics`.
+//! counters), by the reload task (`record_reload_report`), and read by `GET /metrics`.
 //!
 //! Label values are bounded: triggers outside a fixed list count as `other`, outcomes and actions
-//! are enums, rule ids come from the loaded rule files.
+//! are enums, rule ids come from the loaded rule files, and the series of a rule that a reload
+//! removed are dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
+use prometheus::core::Collector;
 use prometheus::{
     Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -17,13 +19,18 @@ use prometheus::{
 use crate::reload::{ReloadOutcome, ReloadReport};
 use crate::rules::{Decision, Ruleset, Verdict};
 
-/// The `trigger` label of `inflight_requests_total`. Names outside this list count as `Other`,
+/// The `trigger` label of `inflight_requests_total`: which webhook event a request carried (not
+/// to be confused with `reload::Trigger`, why a reload ran). Names outside this list count as `Other`,
 /// so a sender cannot grow the label set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
+pub enum WebhookTrigger {
+    /// `before_message`: the one trigger that is decided.
     BeforeMessage,
+    /// `after_message`.
     AfterMessage,
+    /// `message_delivery_receipt`.
     MessageDeliveryReceipt,
+    /// `message_read_receipt`.
     MessageReadReceipt,
     /// v2's main message event.
     MessageSent,
@@ -33,38 +40,41 @@ pub enum Trigger {
     None,
 }
 
-impl Trigger {
-    pub const ALL: [Trigger; 7] = [
-        Trigger::BeforeMessage,
-        Trigger::AfterMessage,
-        Trigger::MessageDeliveryReceipt,
-        Trigger::MessageReadReceipt,
-        Trigger::MessageSent,
-        Trigger::Other,
-        Trigger::None,
+impl WebhookTrigger {
+    /// Every trigger, in label order.
+    pub const ALL: [WebhookTrigger; 7] = [
+        WebhookTrigger::BeforeMessage,
+        WebhookTrigger::AfterMessage,
+        WebhookTrigger::MessageDeliveryReceipt,
+        WebhookTrigger::MessageReadReceipt,
+        WebhookTrigger::MessageSent,
+        WebhookTrigger::Other,
+        WebhookTrigger::None,
     ];
 
-    pub fn of(name: Option<&str>) -> Trigger {
+    /// The trigger of a body's `trigger` value (`other` for any unknown one).
+    pub fn of(name: Option<&str>) -> WebhookTrigger {
         match name {
-            None => Trigger::None,
-            Some("before_message") => Trigger::BeforeMessage,
-            Some("after_message") => Trigger::AfterMessage,
-            Some("message_delivery_receipt") => Trigger::MessageDeliveryReceipt,
-            Some("message_read_receipt") => Trigger::MessageReadReceipt,
-            Some("message_sent") => Trigger::MessageSent,
-            Some(_) => Trigger::Other,
+            None => WebhookTrigger::None,
+            Some("before_message") => WebhookTrigger::BeforeMessage,
+            Some("after_message") => WebhookTrigger::AfterMessage,
+            Some("message_delivery_receipt") => WebhookTrigger::MessageDeliveryReceipt,
+            Some("message_read_receipt") => WebhookTrigger::MessageReadReceipt,
+            Some("message_sent") => WebhookTrigger::MessageSent,
+            Some(_) => WebhookTrigger::Other,
         }
     }
 
+    /// The `trigger` label.
     pub fn label(self) -> &'static str {
         match self {
-            Trigger::BeforeMessage => "before_message",
-            Trigger::AfterMessage => "after_message",
-            Trigger::MessageDeliveryReceipt => "message_delivery_receipt",
-            Trigger::MessageReadReceipt => "message_read_receipt",
-            Trigger::MessageSent => "message_sent",
-            Trigger::Other => "other",
-            Trigger::None => "none",
+            WebhookTrigger::BeforeMessage => "before_message",
+            WebhookTrigger::AfterMessage => "after_message",
+            WebhookTrigger::MessageDeliveryReceipt => "message_delivery_receipt",
+            WebhookTrigger::MessageReadReceipt => "message_read_receipt",
+            WebhookTrigger::MessageSent => "message_sent",
+            WebhookTrigger::Other => "other",
+            WebhookTrigger::None => "none",
         }
     }
 }
@@ -87,10 +97,13 @@ pub enum Outcome {
     Unauthorized,
     /// `413`: the body is over `--max-body`.
     TooLarge,
+    /// `408`: the body did not arrive within `--client-timeout`.
+    TimedOut,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    /// Every outcome, in label order.
+    pub const ALL: [Outcome; 8] = [
         Outcome::Decided,
         Outcome::Ignored,
         Outcome::NotReady,
@@ -98,8 +111,10 @@ impl Outcome {
         Outcome::BadRequest,
         Outcome::Unauthorized,
         Outcome::TooLarge,
+        Outcome::TimedOut,
     ];
 
+    /// The `outcome` label.
     pub fn label(self) -> &'static str {
         match self {
             Outcome::Decided => "decided",
@@ -109,29 +124,7 @@ impl Outcome {
             Outcome::BadRequest => "bad_request",
             Outcome::Unauthorized => "unauthorized",
             Outcome::TooLarge => "too_large",
-        }
-    }
-}
-
-/// The `result` label of `inflight_reloads_total`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReloadResult {
-    /// A new rule set was swapped in.
-    Ok,
-    /// The files did not compile; the old rule set keeps serving.
-    Failed,
-    /// The files compiled to the rule set already serving.
-    Unchanged,
-}
-
-impl ReloadResult {
-    const ALL: [ReloadResult; 3] = [ReloadResult::Ok, ReloadResult::Failed, ReloadResult::Unchanged];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            ReloadResult::Ok => "ok",
-            ReloadResult::Failed => "failed",
-            ReloadResult::Unchanged => "unchanged",
+            Outcome::TimedOut => "timed_out",
         }
     }
 }
@@ -145,28 +138,111 @@ const REQUEST_BUCKETS: &[f64] =
 /// Compiling a rules folder, and from a file event to the swap (debounce included).
 const RELOAD_BUCKETS: &[f64] = &[1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// `inflight_decisions_total`'s `action` labels, in `verdict_index` order.
+const ACTIONS: [Verdict; 3] = [Verdict::Allow, Verdict::Tag, Verdict::Drop];
+
+fn verdict_index(verdict: Verdict) -> usize {
+    match verdict {
+        Verdict::Allow => 0,
+        Verdict::Tag => 1,
+        Verdict::Drop => 2,
+    }
+}
+
+/// `inflight_reloads_total`'s `result` labels, in `reload_index` order.
+const RELOAD_RESULTS: [&str; 3] = ["ok", "failed", "unchanged"];
+
+fn reload_index(outcome: &ReloadOutcome) -> usize {
+    match outcome {
+        ReloadOutcome::Swapped { .. } => 0,
+        ReloadOutcome::Failed(_) => 1,
+        ReloadOutcome::Unchanged { .. } => 2,
+    }
+}
+
+/// `inflight_decision_log_lines_total`'s `result` labels: written, dropped.
+const LOG_RESULTS: [&str; 2] = ["written", "dropped"];
+
+/// `[trigger][outcome]`, flattened.
+fn request_index(trigger: WebhookTrigger, outcome: Outcome) -> usize {
+    // Discriminants are positions in `ALL` (checked by a test).
+    trigger as usize * Outcome::ALL.len() + outcome as usize
+}
+
+/// The counters of one labelled family, resolved once per label set so that counting does no
+/// label lookup; looked up by the position of the label set (the `*_index` functions above).
+#[derive(Debug)]
+struct Resolved(Vec<IntCounter>);
+
+impl Resolved {
+    fn new<'a, const N: usize>(
+        family: &IntCounterVec,
+        label_sets: impl IntoIterator<Item = [&'a str; N]>,
+    ) -> Result<Resolved, prometheus::Error> {
+        let counters = label_sets.into_iter().map(|labels| family.get_metric_with_label_values(&labels));
+        Ok(Resolved(counters.collect::<Result<_, _>>()?))
+    }
+
+    fn get(&self, index: usize) -> Option<&IntCounter> {
+        self.0.get(index)
+    }
+
+    fn inc(&self, index: usize) {
+        if let Some(counter) = self.get(index) {
+            counter.inc();
+        }
+    }
+}
+
 /// Every metric of the service. Shared by `Arc` between the server and the reload task.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    /// `[trigger][outcome]`, flattened; resolved once so a request does no label lookup.
-    requests: Vec<IntCounter>,
-    /// By `Verdict`: allow, tag, drop.
-    decisions: [IntCounter; 3],
+    requests: Resolved,
+    decisions: Resolved,
     rule_hits: IntCounterVec,
     /// `rule_hits` resolved for the rule set last seen, rebuilt when the rule set changes.
     hit_counters: ArcSwapOption<HitCounters>,
     eval_seconds: Histogram,
     request_seconds: Histogram,
-    reloads: [IntCounter; 3],
+    reloads: Resolved,
     reload_compile_seconds: Histogram,
     reload_apply_seconds: Histogram,
-    ruleset_info: IntGaugeVec,
+    reload_failing: IntGauge,
+    ruleset: RulesetGauges,
+    decision_log_lines: Resolved,
+}
+
+/// What the rule set serving is: its hash, sizes and load time.
+#[derive(Debug)]
+struct RulesetGauges {
+    info: IntGaugeVec,
     rules: IntGauge,
     keywords: IntGauge,
     loaded_at: Gauge,
-    /// Decision-log lines by result: written, dropped (queue full or write failed).
-    decision_log_lines: [IntCounter; 2],
+}
+
+impl RulesetGauges {
+    fn new(r: &Registry) -> Result<RulesetGauges, prometheus::Error> {
+        Ok(RulesetGauges {
+            info: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("inflight_ruleset_info", "The rule set serving: 1 on the series labelled with its hash"),
+                    &["hash"],
+                )?,
+            )?,
+            rules: register(r, IntGauge::new("inflight_ruleset_rules", "Rules in the rule set serving")?)?,
+            keywords: register(
+                r,
+                IntGauge::new("inflight_ruleset_keywords", "Distinct keyword patterns in the rule set serving")?,
+            )?,
+            loaded_at: register(
+                r,
+                Gauge::new("inflight_ruleset_loaded_at_seconds", "When the rule set serving was loaded, Unix seconds")?,
+            )?,
+        })
+    }
 }
 
 /// One counter per rule of a rule set, labelled with the rule's id and mode.
@@ -176,107 +252,101 @@ struct HitCounters {
     by_rule: HashMap<String, IntCounter>,
 }
 
+/// Registers `metric` and hands it back.
+fn register<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> Result<M, prometheus::Error> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+    register(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Result<Histogram, prometheus::Error> {
+    register(registry, Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))?)
+}
+
 impl Metrics {
+    /// Registers every metric in a registry of its own.
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let requests_vec = IntCounterVec::new(
-            Opts::new("inflight_requests_total", "Webhook requests by trigger and outcome"),
+        let r = &registry;
+        let requests = counter_vec(
+            r,
+            "inflight_requests_total",
+            "Webhook requests by trigger and outcome",
             &["trigger", "outcome"],
         )?;
-        let mut requests = Vec::with_capacity(Trigger::ALL.len() * Outcome::ALL.len());
-        for trigger in Trigger::ALL {
-            for outcome in Outcome::ALL {
-                requests.push(requests_vec.get_metric_with_label_values(&[trigger.label(), outcome.label()])?);
-            }
-        }
-        let decisions_vec = IntCounterVec::new(
-            Opts::new("inflight_decisions_total", "before_message decisions by action (allow, tag, drop)"),
+        let requests = Resolved::new(
+            &requests,
+            WebhookTrigger::ALL.iter().flat_map(|t| Outcome::ALL.iter().map(|o| [t.label(), o.label()])),
+        )?;
+        let decisions = counter_vec(
+            r,
+            "inflight_decisions_total",
+            "before_message decisions by action (allow, tag, drop)",
             &["action"],
         )?;
-        let decisions = [
-            decisions_vec.get_metric_with_label_values(&[Verdict::Allow.name()])?,
-            decisions_vec.get_metric_with_label_values(&[Verdict::Tag.name()])?,
-            decisions_vec.get_metric_with_label_values(&[Verdict::Drop.name()])?,
-        ];
-        let rule_hits = IntCounterVec::new(
-            Opts::new("inflight_rule_hits_total", "Messages a rule hit, by rule id and mode (enforce, shadow)"),
-            &["rule", "mode"],
-        )?;
-        let eval_seconds = Histogram::with_opts(
-            HistogramOpts::new("inflight_evaluation_seconds", "Time to evaluate one message against the rule set")
-                .buckets(EVAL_BUCKETS.to_vec()),
-        )?;
-        let request_seconds = Histogram::with_opts(
-            HistogramOpts::new("inflight_request_seconds", "Time to answer one webhook request, body read included")
-                .buckets(REQUEST_BUCKETS.to_vec()),
-        )?;
-        let reloads_vec = IntCounterVec::new(
-            Opts::new("inflight_reloads_total", "Rule reloads by result (ok, failed, unchanged)"),
+        let decisions = Resolved::new(&decisions, ACTIONS.map(|v| [v.name()]))?;
+        let reloads =
+            counter_vec(r, "inflight_reloads_total", "Rule reloads by result (ok, failed, unchanged)", &["result"])?;
+        let reloads = Resolved::new(&reloads, RELOAD_RESULTS.map(|l| [l]))?;
+        let log_lines = counter_vec(
+            r,
+            "inflight_decision_log_lines_total",
+            "Decision-log lines by result (written, dropped)",
             &["result"],
         )?;
-        let mut reloads = Vec::with_capacity(3);
-        for result in ReloadResult::ALL {
-            reloads.push(reloads_vec.get_metric_with_label_values(&[result.label()])?);
-        }
-        let reloads: [IntCounter; 3] =
-            reloads.try_into().map_err(|_| prometheus::Error::Msg("reload labels".into()))?;
-        let reload_compile_seconds = Histogram::with_opts(
-            HistogramOpts::new("inflight_reload_compile_seconds", "Time to read and compile the rules folder")
-                .buckets(RELOAD_BUCKETS.to_vec()),
-        )?;
-        let reload_apply_seconds = Histogram::with_opts(
-            HistogramOpts::new(
+        let decision_log_lines = Resolved::new(&log_lines, LOG_RESULTS.map(|l| [l]))?;
+        Ok(Metrics {
+            rule_hits: counter_vec(
+                r,
+                "inflight_rule_hits_total",
+                "Messages a rule hit, by rule id and mode (enforce, shadow)",
+                &["rule", "mode"],
+            )?,
+            hit_counters: ArcSwapOption::empty(),
+            eval_seconds: histogram(
+                r,
+                "inflight_evaluation_seconds",
+                "Time to evaluate one message against the rule set",
+                EVAL_BUCKETS,
+            )?,
+            request_seconds: histogram(
+                r,
+                "inflight_request_seconds",
+                "Time to answer one webhook request, body read included",
+                REQUEST_BUCKETS,
+            )?,
+            reload_compile_seconds: histogram(
+                r,
+                "inflight_reload_compile_seconds",
+                "Time to read and compile the rules folder",
+                RELOAD_BUCKETS,
+            )?,
+            reload_apply_seconds: histogram(
+                r,
                 "inflight_reload_apply_seconds",
                 "Time from a file event (or SIGHUP) to the new rule set serving",
-            )
-            .buckets(RELOAD_BUCKETS.to_vec()),
-        )?;
-        let ruleset_info = IntGaugeVec::new(
-            Opts::new("inflight_ruleset_info", "The rule set serving: 1 on the series labelled with its hash"),
-            &["hash"],
-        )?;
-        let rules = IntGauge::new("inflight_ruleset_rules", "Rules in the rule set serving")?;
-        let keywords = IntGauge::new("inflight_ruleset_keywords", "Distinct keyword patterns in the rule set serving")?;
-        let loaded_at =
-            Gauge::new("inflight_ruleset_loaded_at_seconds", "When the rule set serving was loaded, Unix seconds")?;
-
-        let decision_log_vec = IntCounterVec::new(
-            Opts::new("inflight_decision_log_lines_total", "Decision-log lines by result (written, dropped)"),
-            &["result"],
-        )?;
-        let decision_log_lines = [
-            decision_log_vec.get_metric_with_label_values(&["written"])?,
-            decision_log_vec.get_metric_with_label_values(&["dropped"])?,
-        ];
-        registry.register(Box::new(decision_log_vec))?;
-        registry.register(Box::new(requests_vec))?;
-        registry.register(Box::new(decisions_vec))?;
-        registry.register(Box::new(rule_hits.clone()))?;
-        registry.register(Box::new(eval_seconds.clone()))?;
-        registry.register(Box::new(request_seconds.clone()))?;
-        registry.register(Box::new(reloads_vec))?;
-        registry.register(Box::new(reload_compile_seconds.clone()))?;
-        registry.register(Box::new(reload_apply_seconds.clone()))?;
-        registry.register(Box::new(ruleset_info.clone()))?;
-        registry.register(Box::new(rules.clone()))?;
-        registry.register(Box::new(keywords.clone()))?;
-        registry.register(Box::new(loaded_at.clone()))?;
-
-        Ok(Metrics {
+                RELOAD_BUCKETS,
+            )?,
+            reload_failing: register(
+                r,
+                IntGauge::new(
+                    "inflight_reload_failing",
+                    "1 while the last reload failed (the previous rule set serves)",
+                )?,
+            )?,
+            ruleset: RulesetGauges::new(r)?,
             registry,
             requests,
             decisions,
-            rule_hits,
-            hit_counters: ArcSwapOption::empty(),
-            eval_seconds,
-            request_seconds,
             reloads,
-            reload_compile_seconds,
-            reload_apply_seconds,
-            ruleset_info,
-            rules,
-            keywords,
-            loaded_at,
             decision_log_lines,
         })
     }
@@ -284,37 +354,25 @@ impl Metrics {
     /// Brings the decision-log counters up to the sink's own counts (read on each scrape: the
     /// writer thread counts with atomics and knows nothing of metrics).
     pub fn observe_decision_log(&self, counts: super::SinkCounts) {
-        for (counter, now) in self.decision_log_lines.iter().zip([counts.written, counts.dropped]) {
-            let seen = counter.get();
-            if now > seen {
-                counter.inc_by(now - seen);
+        for (index, now) in [counts.written, counts.dropped].into_iter().enumerate() {
+            if let Some(counter) = self.decision_log_lines.get(index) {
+                let seen = counter.get();
+                if now > seen {
+                    counter.inc_by(now - seen);
+                }
             }
         }
     }
 
-    /// The registry, for a component that adds its own metrics (the decision log, say).
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
     /// Counts one webhook request and its whole duration.
-    pub fn record_request(&self, trigger: Trigger, outcome: Outcome, took: Duration) {
-        // Discriminants are positions in `ALL` (checked by a test), so this is the table built in `new`.
-        let index = trigger as usize * Outcome::ALL.len() + outcome as usize;
-        if let Some(counter) = self.requests.get(index) {
-            counter.inc();
-        }
+    pub fn record_request(&self, trigger: WebhookTrigger, outcome: Outcome, took: Duration) {
+        self.requests.inc(request_index(trigger, outcome));
         self.request_seconds.observe(took.as_secs_f64());
     }
 
     /// Counts a decision: its action, its evaluation time, and every rule that hit (shadow too).
     pub fn record_decision(&self, decision: &Decision<'_>, eval: Duration) {
-        let action = match decision.verdict {
-            Verdict::Allow => &self.decisions[0],
-            Verdict::Tag => &self.decisions[1],
-            Verdict::Drop => &self.decisions[2],
-        };
-        action.inc();
+        self.decisions.inc(verdict_index(decision.verdict));
         self.eval_seconds.observe(eval.as_secs_f64());
         if decision.hits.is_empty() {
             return;
@@ -353,52 +411,58 @@ impl Metrics {
         built
     }
 
-    /// Counts one reload attempt. `compile` is the time to read and compile the folder (when it
-    /// was compiled), `event_to_swap` the time from the file event or SIGHUP to the new set
-    /// serving (for a swap).
-    pub fn record_reload(&self, result: ReloadResult, compile: Option<Duration>, event_to_swap: Option<Duration>) {
-        let counter = match result {
-            ReloadResult::Ok => &self.reloads[0],
-            ReloadResult::Failed => &self.reloads[1],
-            ReloadResult::Unchanged => &self.reloads[2],
-        };
-        counter.inc();
-        if let Some(compile) = compile {
+    /// Counts one reload (what `reload::spawn_watcher`'s callback reports): by result, with the
+    /// compile time and, for a swap, the time from the file event or SIGHUP to the new set serving.
+    pub fn record_reload_report(&self, report: &ReloadReport) {
+        self.reloads.inc(reload_index(&report.outcome));
+        if let ReloadOutcome::Swapped { compile, .. } = &report.outcome {
             self.reload_compile_seconds.observe(compile.as_secs_f64());
-        }
-        if let Some(took) = event_to_swap {
-            self.reload_apply_seconds.observe(took.as_secs_f64());
+            if let Some(took) = report.since_first_event {
+                self.reload_apply_seconds.observe(took.as_secs_f64());
+            }
         }
     }
 
-    /// `record_reload` for what the reload thread reports (`reload::spawn_watcher`'s callback).
-    pub fn record_reload_report(&self, report: &ReloadReport) {
-        match &report.outcome {
-            ReloadOutcome::Swapped { compile, .. } => {
-                self.record_reload(ReloadResult::Ok, Some(*compile), report.since_first_event)
-            }
-            ReloadOutcome::Unchanged { .. } => self.record_reload(ReloadResult::Unchanged, None, None),
-            ReloadOutcome::Failed(_) => self.record_reload(ReloadResult::Failed, None, None),
-        }
+    /// Sets `inflight_reload_failing` from the reload status (on each scrape).
+    pub fn observe_reload_failing(&self, failing: bool) {
+        self.reload_failing.set(i64::from(failing));
     }
 
     /// Sets the rule set gauges (info, rules, keywords, loaded at) to `ruleset`, or clears them
-    /// when none is loaded. `/metrics` calls it on every scrape, so they follow reloads.
+    /// when none is loaded, and drops the hit series of rules it does not have. Called on every
+    /// scrape and after each reload, so they follow reloads.
     pub fn observe_ruleset(&self, ruleset: Option<&Ruleset>) {
-        self.ruleset_info.reset();
+        self.ruleset.info.reset();
         match ruleset {
             Some(rs) => {
-                if let Ok(info) = self.ruleset_info.get_metric_with_label_values(&[rs.hash()]) {
+                if let Ok(info) = self.ruleset.info.get_metric_with_label_values(&[rs.hash()]) {
                     info.set(1);
                 }
-                self.rules.set(i64::try_from(rs.rules().len()).unwrap_or(i64::MAX));
-                self.keywords.set(i64::try_from(rs.keyword_count()).unwrap_or(i64::MAX));
-                self.loaded_at.set(unix_seconds(rs.loaded_at()));
+                self.ruleset.rules.set(i64::try_from(rs.rules().len()).unwrap_or(i64::MAX));
+                self.ruleset.keywords.set(i64::try_from(rs.keyword_count()).unwrap_or(i64::MAX));
+                self.ruleset.loaded_at.set(unix_seconds(rs.loaded_at()));
+                self.forget_removed_rules(rs);
             }
             None => {
-                self.rules.set(0);
-                self.keywords.set(0);
-                self.loaded_at.set(0.0);
+                self.ruleset.rules.set(0);
+                self.ruleset.keywords.set(0);
+                self.ruleset.loaded_at.set(0.0);
+            }
+        }
+    }
+
+    /// Drops the `inflight_rule_hits_total` series whose (rule, mode) `ruleset` does not have, so
+    /// renamed rules do not grow the label set forever. A request still deciding with the old set
+    /// may bring one back; the next scrape drops it again.
+    fn forget_removed_rules(&self, ruleset: &Ruleset) {
+        let current: HashSet<(&str, &str)> = ruleset.rules().iter().map(|r| (r.id.as_str(), r.mode.name())).collect();
+        for family in self.rule_hits.collect() {
+            for metric in family.get_metric() {
+                let label = |name: &str| metric.get_label().iter().find(|l| l.name() == name).map(|l| l.value());
+                let (Some(rule), Some(mode)) = (label("rule"), label("mode")) else { continue };
+                if !current.contains(&(rule, mode)) {
+                    let _ = self.rule_hits.remove_label_values(&[rule, mode]);
+                }
             }
         }
     }
@@ -423,9 +487,9 @@ mod tests {
     #[test]
     fn every_trigger_and_outcome_has_its_own_counter() {
         let m = Metrics::new().expect("metrics");
-        m.record_request(Trigger::Other, Outcome::TooLarge, Duration::from_micros(3));
-        m.record_request(Trigger::BeforeMessage, Outcome::Decided, Duration::from_micros(3));
-        m.record_request(Trigger::BeforeMessage, Outcome::Decided, Duration::from_micros(3));
+        m.record_request(WebhookTrigger::Other, Outcome::TooLarge, Duration::from_micros(3));
+        m.record_request(WebhookTrigger::BeforeMessage, Outcome::Decided, Duration::from_micros(3));
+        m.record_request(WebhookTrigger::BeforeMessage, Outcome::Decided, Duration::from_micros(3));
         let text = m.encode().expect("encode");
         assert!(text.contains(r#"inflight_requests_total{outcome="too_large",trigger="other"} 1"#), "{text}");
         assert!(text.contains(r#"inflight_requests_total{outcome="decided",trigger="before_message"} 2"#), "{text}");
@@ -434,9 +498,20 @@ mod tests {
     }
 
     #[test]
+    fn index_functions_follow_the_label_tables() {
+        for (i, verdict) in ACTIONS.iter().enumerate() {
+            assert_eq!(verdict_index(*verdict), i, "{verdict:?}");
+        }
+        let m = Metrics::new().expect("metrics");
+        m.record_reload_report(&report(ReloadOutcome::Unchanged { hash: "h".into() }));
+        let text = m.encode().expect("encode");
+        assert!(text.contains(r#"inflight_reloads_total{result="unchanged"} 1"#), "{text}");
+    }
+
+    #[test]
     fn label_tables_follow_declaration_order() {
         // `record_request` indexes its table by discriminant.
-        for (i, t) in Trigger::ALL.iter().enumerate() {
+        for (i, t) in WebhookTrigger::ALL.iter().enumerate() {
             assert_eq!(*t as usize, i, "{t:?}");
         }
         for (i, o) in Outcome::ALL.iter().enumerate() {
@@ -456,16 +531,23 @@ mod tests {
         ]
         .map(|(name, label)| (name.map(str::to_owned), label));
         for (name, label) in cases {
-            assert_eq!(Trigger::of(name.as_deref()).label(), label, "{name:?}");
+            assert_eq!(WebhookTrigger::of(name.as_deref()).label(), label, "{name:?}");
         }
+    }
+
+    fn report(outcome: ReloadOutcome) -> ReloadReport {
+        let trigger = crate::reload::Trigger::Signal;
+        ReloadReport { trigger, outcome, since_first_event: Some(Duration::from_millis(300)) }
     }
 
     #[test]
     fn reloads_count_by_result() {
         let m = Metrics::new().expect("metrics");
-        m.record_reload(ReloadResult::Ok, Some(Duration::from_millis(5)), Some(Duration::from_millis(300)));
-        m.record_reload(ReloadResult::Failed, None, None);
-        m.record_reload(ReloadResult::Failed, None, None);
+        let swapped = ReloadOutcome::Swapped { hash: "h".into(), warnings: 0, compile: Duration::from_millis(5) };
+        m.record_reload_report(&report(swapped));
+        let failed = || ReloadOutcome::Failed(crate::error::LoadError(Vec::new()));
+        m.record_reload_report(&report(failed()));
+        m.record_reload_report(&report(failed()));
         let text = m.encode().expect("encode");
         assert!(text.contains(r#"inflight_reloads_total{result="ok"} 1"#), "{text}");
         assert!(text.contains(r#"inflight_reloads_total{result="failed"} 2"#), "{text}");

@@ -6,11 +6,12 @@
 //! in an `Arc<LiveRules>` owned by the caller: a reload task started beside the server swaps it,
 //! and each request takes the rule set serving once and decides with that one.
 //!
-//! Routes: `POST <path>` (the webhook), `GET /healthz`, `GET /readyz`, `GET /metrics`.
+//! Routes: `POST <path>` (the webhook), `GET`/`HEAD` `/healthz` and `/readyz`, `GET /metrics`.
 
 pub mod auth;
 pub mod decisions;
 pub mod metrics;
+pub mod shutdown;
 mod status;
 pub mod tls;
 mod webhook;
@@ -22,19 +23,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
-use tracing::info;
-
 pub use auth::BasicAuth;
 pub use decisions::{DecisionLogSink, DecisionRecord, DecisionSink, SinkCounts};
 pub use metrics::Metrics;
+
+pub use shutdown::Drain;
 
 use crate::reload::LiveRules;
 
 /// Paths the service answers itself; the webhook path cannot be one of them.
 pub const RESERVED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
-/// How long in-flight requests get to finish after SIGTERM or Ctrl-C.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the requests that arrived get to be answered after SIGTERM or Ctrl-C.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's head, and then its body.
+pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_millis(5000);
 
 /// What to answer when a message cannot be decided (no rule set loaded, evaluation failed).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -47,6 +50,7 @@ pub enum FailMode {
 }
 
 impl FailMode {
+    /// `open` or `closed`.
     pub fn name(self) -> &'static str {
         match self {
             FailMode::Open => "open",
@@ -58,15 +62,19 @@ impl FailMode {
 /// The validated settings of the service.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The address to listen on.
     pub listen: SocketAddr,
     /// The webhook path; checked by `check_path`.
     pub path: String,
+    /// The credential every webhook call must carry, when set.
     pub basic_auth: Option<BasicAuth>,
+    /// What to answer when a message cannot be decided.
     pub fail_mode: FailMode,
     /// Largest body accepted, in bytes; larger ones get `413`.
     pub max_body: usize,
     /// `--decision-log FILE`. The writer plugs in as `Shared::decisions`.
     pub decision_log: Option<PathBuf>,
+    /// Worker threads.
     pub workers: NonZeroUsize,
     /// Whether message text may appear in logs.
     pub log_text: bool,
@@ -74,8 +82,13 @@ pub struct Config {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Stop gracefully on SIGTERM and Ctrl-C. Off for servers embedded in tests.
     pub stop_on_signals: bool,
+    /// After SIGTERM or Ctrl-C: the longest wait for the requests that arrived to be answered.
+    pub shutdown_grace: Duration,
+    /// The longest a client may take to send a request's head, and then its body (`408`).
+    pub client_timeout: Duration,
 }
 
+/// `--max-body`'s default: 256 KiB, above CometChat's 64 KB messages.
 pub const DEFAULT_MAX_BODY: usize = 262_144;
 
 impl Config {
@@ -92,6 +105,8 @@ impl Config {
             log_text: false,
             tls: None,
             stop_on_signals: true,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            client_timeout: DEFAULT_CLIENT_TIMEOUT,
         }
     }
 }
@@ -120,13 +135,16 @@ pub fn check_path(path: &str) -> Result<String, String> {
 /// the metrics (which it counts into), and the decision log, when one is configured.
 #[derive(Clone, Debug)]
 pub struct Shared {
+    /// The rule set serving, swapped by reloads.
     pub live: Arc<LiveRules>,
+    /// The Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Receives every `before_message` decision (`--decision-log`); `None` writes nothing.
     pub decisions: Option<Arc<dyn DecisionSink>>,
 }
 
 impl Shared {
+    /// The state of a server without a decision log.
     pub fn new(live: Arc<LiveRules>, metrics: Arc<Metrics>) -> Shared {
         Shared { live, metrics, decisions: None }
     }
@@ -141,22 +159,28 @@ pub(crate) struct AppState {
     pub auth: Option<BasicAuth>,
     pub fail_mode: FailMode,
     pub max_body: usize,
+    pub client_timeout: Duration,
     pub log_text: bool,
+    /// Counts requests in flight and says whether shutdown has begun.
+    pub drain: Arc<Drain>,
 }
 
 /// A bound, not yet running server: await `server` to serve; `server.handle()` stops it.
 pub struct Running {
+    /// The running server, to await or stop.
     pub server: actix_web::dev::Server,
     /// The address bound (the real port when `listen` asked for port 0).
     pub addr: SocketAddr,
 }
 
-/// Binds `config.listen` and builds the server on it. Nothing is served until `server` is
-/// awaited (inside an actix `System`).
+/// Binds `config.listen` and builds the server on it. Call it inside an actix `System`: with
+/// `stop_on_signals`, the task that drains and stops the server on SIGTERM starts here; nothing
+/// is served until `server` is awaited.
 pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
     let listener = TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;
     shared.metrics.observe_ruleset(shared.live.current().as_deref());
+    let drain = Arc::new(Drain::default());
     let state = AppState {
         live: shared.live,
         metrics: shared.metrics,
@@ -164,7 +188,9 @@ pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
         auth: config.basic_auth.clone(),
         fail_mode: config.fail_mode,
         max_body: config.max_body,
+        client_timeout: config.client_timeout,
         log_text: config.log_text,
+        drain: Arc::clone(&drain),
     };
     let path = config.path.clone();
     let max_body = config.max_body;
@@ -177,48 +203,30 @@ pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
             // extractor added later.
             .app_data(web::PayloadConfig::new(max_body))
             .service(web::resource(path.as_str()).route(web::post().to(webhook::handle)))
-            .route("/healthz", web::get().to(status::healthz))
-            .route("/readyz", web::get().to(status::readyz))
+            .service(
+                web::resource("/healthz").route(web::get().to(status::healthz)).route(web::head().to(status::healthz)),
+            )
+            .service(
+                web::resource("/readyz").route(web::get().to(status::readyz)).route(web::head().to(status::readyz)),
+            )
             .route("/metrics", web::get().to(status::metrics))
     })
     .workers(config.workers.get())
-    .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs());
-    let server = if config.stop_on_signals {
-        // Our own handler, because actix stops at once on Ctrl-C; here both signals let
-        // in-flight requests finish.
-        server.shutdown_signal(stop_signal())
-    } else {
-        server.disable_signals()
-    };
+    // The head; `webhook::read_body` bounds the body.
+    .client_request_timeout(config.client_timeout)
+    // Signals are ours (`shutdown::stop_on_signal`): actix's would stop before the requests
+    // that arrived are answered. This bounds actix's own stop, which comes after the drain.
+    .disable_signals()
+    .shutdown_timeout(config.shutdown_grace.as_secs().max(1));
     let server = match &config.tls {
         Some(tls) => server.listen_rustls_0_23(listener, rustls::ServerConfig::clone(tls))?,
         None => server.listen(listener)?,
     };
-    Ok(Running { server: server.run(), addr })
-}
-
-/// Resolves on the first SIGTERM or Ctrl-C (SIGINT).
-async fn stop_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => info!("interrupted: stopping after the requests in flight"),
-        () = terminate => info!("SIGTERM: stopping after the requests in flight"),
+    let server = server.run();
+    if config.stop_on_signals {
+        actix_web::rt::spawn(shutdown::stop_on_signal(server.handle(), drain, config.shutdown_grace));
     }
+    Ok(Running { server, addr })
 }
 
 #[cfg(test)]

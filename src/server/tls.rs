@@ -11,14 +11,38 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 /// Why the certificate or key cannot be used; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// The certificate file cannot be read as PEM.
     #[error("{}: cannot read the certificate chain: {source}", path.display())]
-    Certs { path: PathBuf, source: rustls_pki_types::pem::Error },
+    Certs {
+        /// `--tls-cert`.
+        path: PathBuf,
+        /// What the PEM reader said.
+        source: rustls_pki_types::pem::Error,
+    },
+    /// The certificate file holds no certificate.
     #[error("{}: no certificate found (expected PEM `-----BEGIN CERTIFICATE-----`)", path.display())]
-    NoCerts { path: PathBuf },
+    NoCerts {
+        /// `--tls-cert`.
+        path: PathBuf,
+    },
+    /// The key file cannot be read as a PEM private key.
     #[error("{}: cannot read the private key: {source}", path.display())]
-    Key { path: PathBuf, source: rustls_pki_types::pem::Error },
+    Key {
+        /// `--tls-key`.
+        path: PathBuf,
+        /// What the PEM reader said.
+        source: rustls_pki_types::pem::Error,
+    },
+    /// rustls refuses the pair (a key that does not match the certificate, an unsupported key).
     #[error("{} and {}: {source}", cert.display(), key.display())]
-    Config { cert: PathBuf, key: PathBuf, source: rustls::Error },
+    Config {
+        /// `--tls-cert`.
+        cert: PathBuf,
+        /// `--tls-key`.
+        key: PathBuf,
+        /// What rustls said.
+        source: rustls::Error,
+    },
 }
 
 /// Reads a PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or SEC1).

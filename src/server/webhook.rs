@@ -22,7 +22,7 @@ use serde::Serialize;
 use tracing::{Level, debug, enabled, error, warn};
 
 use super::decisions::DecisionRecord;
-use super::metrics::{Outcome, Trigger};
+use super::metrics::{Outcome, WebhookTrigger};
 use super::{AppState, FailMode};
 use crate::protocol::{ALLOW_BODY, DROP_BODY, MessageView, parse_request};
 use crate::rules::{Decision, Mode, Ruleset, Verdict};
@@ -32,6 +32,7 @@ const BASIC_CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="in
 
 /// `POST <path>`.
 pub(super) async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let _in_flight = state.drain.track();
     let started = Instant::now();
     let reply = receive(&req, payload, &state).await;
     state.metrics.record_request(reply.trigger, reply.outcome, started.elapsed());
@@ -45,8 +46,17 @@ async fn receive(req: &HttpRequest, payload: web::Payload, state: &AppState) -> 
         debug!(peer = ?req.peer_addr(), "webhook call refused: missing or wrong credential");
         return Reply::unauthorized();
     }
-    match read_body(req, payload, state.max_body).await {
+    // The head arrived within the client timeout (actix's `client_request_timeout`); the body
+    // gets as long again, so a client trickling bytes cannot hold a connection forever.
+    let body = tokio::time::timeout(state.client_timeout, read_body(req, payload, state.max_body))
+        .await
+        .unwrap_or(Err(BodyError::TimedOut));
+    match body {
         Ok(body) => answer(state, &body),
+        Err(BodyError::TimedOut) => {
+            debug!(peer = ?req.peer_addr(), timeout_ms = state.client_timeout.as_millis(), "webhook body too slow: closing");
+            Reply::error(StatusCode::REQUEST_TIMEOUT, Outcome::TimedOut, "the body did not arrive in time")
+        }
         Err(BodyError::TooLarge) => {
             debug!(max_body = state.max_body, "webhook body refused: too large");
             Reply::error(
@@ -65,6 +75,7 @@ async fn receive(req: &HttpRequest, payload: web::Payload, state: &AppState) -> 
 enum BodyError {
     TooLarge,
     Unreadable(PayloadError),
+    TimedOut,
 }
 
 /// Reads the body, refusing it as soon as it is known to exceed `max`: from `Content-Length`
@@ -114,7 +125,7 @@ fn answer_with<D>(state: &AppState, body: &[u8], decide: D) -> Reply
 where
     D: FnOnce(&AppState, &Ruleset, &MessageView<'_>) -> Bytes,
 {
-    let trigger = Cell::new(Trigger::None);
+    let trigger = Cell::new(WebhookTrigger::None);
     // AssertUnwindSafe: after a panic nothing from inside is used again; the shared state it
     // touches (metrics counters, the rule set) is only read or atomically updated.
     let guarded = catch_unwind(AssertUnwindSafe(|| {
@@ -122,7 +133,7 @@ where
             Ok(request) => request,
             Err(e) => return Reply::error(StatusCode::BAD_REQUEST, Outcome::BadRequest, &e.to_string()),
         };
-        let kind = Trigger::of(request.trigger.as_deref());
+        let kind = WebhookTrigger::of(request.trigger.as_deref());
         trigger.set(kind);
         if !request.is_before_message() {
             return Reply::json(kind, Outcome::Ignored, Bytes::from_static(ALLOW_BODY));
@@ -197,7 +208,7 @@ impl fmt::Display for Hits<'_> {
 /// A webhook answer and how to count it.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    pub trigger: Trigger,
+    pub trigger: WebhookTrigger,
     pub outcome: Outcome,
     pub status: StatusCode,
     pub body: Bytes,
@@ -209,20 +220,20 @@ struct ErrorBody<'a> {
 }
 
 impl Reply {
-    fn json(trigger: Trigger, outcome: Outcome, body: Bytes) -> Reply {
+    fn json(trigger: WebhookTrigger, outcome: Outcome, body: Bytes) -> Reply {
         Reply { trigger, outcome, status: StatusCode::OK, body }
     }
 
     /// `{"error": message}` with `status`.
     fn error(status: StatusCode, outcome: Outcome, message: &str) -> Reply {
         let body = serde_json::to_vec(&ErrorBody { error: message }).unwrap_or_else(|_| b"{}".to_vec());
-        Reply { trigger: Trigger::None, outcome, status, body: Bytes::from(body) }
+        Reply { trigger: WebhookTrigger::None, outcome, status, body: Bytes::from(body) }
     }
 
     /// The same answer for every way of failing auth.
     fn unauthorized() -> Reply {
         let body = Bytes::from_static(br#"{"error":"unauthorized"}"#);
-        Reply { trigger: Trigger::None, outcome: Outcome::Unauthorized, status: StatusCode::UNAUTHORIZED, body }
+        Reply { trigger: WebhookTrigger::None, outcome: Outcome::Unauthorized, status: StatusCode::UNAUTHORIZED, body }
     }
 
     fn into_response(self) -> HttpResponse {
@@ -230,6 +241,10 @@ impl Reply {
         response.insert_header((header::CONTENT_TYPE, APPLICATION_JSON));
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, BASIC_CHALLENGE));
+        }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a slow body may still come; the connection cannot be reused.
+            response.force_close();
         }
         response.body(self.body)
     }
@@ -268,7 +283,9 @@ action = "drop"
             auth: None,
             fail_mode,
             max_body: 1 << 20,
+            client_timeout: crate::server::DEFAULT_CLIENT_TIMEOUT,
             log_text: false,
+            drain: Arc::default(),
         };
         (state, dir)
     }
@@ -289,7 +306,7 @@ action = "drop"
             let reply = answer_with(&state, &before_message("an amazing deal"), panics);
             assert_eq!(reply.status, StatusCode::OK, "{mode:?}");
             assert_eq!(&reply.body[..], want, "{mode:?}");
-            assert_eq!((reply.trigger, reply.outcome), (Trigger::BeforeMessage, Outcome::Failed), "{mode:?}");
+            assert_eq!((reply.trigger, reply.outcome), (WebhookTrigger::BeforeMessage, Outcome::Failed), "{mode:?}");
             // The same thread decides the next message normally.
             let next = answer(&state, &before_message("an amazing deal"));
             assert_eq!(next.outcome, Outcome::Decided);
@@ -305,7 +322,7 @@ action = "drop"
         let reply = answer_with(&state, body, panics);
         assert_eq!(
             (&reply.body[..], reply.outcome, reply.trigger),
-            (ALLOW_BODY, Outcome::Ignored, Trigger::AfterMessage)
+            (ALLOW_BODY, Outcome::Ignored, WebhookTrigger::AfterMessage)
         );
     }
 

@@ -7,6 +7,7 @@ mod engine_props;
 mod evasion;
 mod http;
 mod props;
+mod reliability;
 mod reload;
 mod replay;
 mod support;

@@ -196,3 +196,33 @@ pub fn library_answer(rules: &std::path::Path, body: &[u8]) -> String {
     }
     String::from_utf8(loaded.ruleset.evaluate(&request.message).answer_json()).expect("utf-8 answer")
 }
+
+/// Reads one HTTP/1.1 response (status, lower-cased head, body by `content-length`) from a raw
+/// connection; an error when the connection closes or times out first.
+pub fn read_response(stream: &mut impl std::io::Read) -> std::io::Result<(u16, String, String)> {
+    let closed = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before a whole response");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(closed());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let length: usize =
+        head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(closed());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok((status, head, String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned()))
+}
