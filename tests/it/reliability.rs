@@ -390,3 +390,90 @@ fn a_tab_between_basic_and_the_token_is_accepted() {
         assert_eq!(response.status(), want, "separator {separator:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 6. A full disk
+
+/// A 64 KiB tmpfs mounted for one test (root only, as CI runs), unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "this test mounts a small tmpfs and needs root (CI runs as root)");
+        SmallDisk { dir }
+    }
+
+    fn resize(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.dir.path())
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "remount");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// `inflight_decision_log_lines_total{result="…"}`.
+fn log_lines(serve: &ServeProcess, result: &str) -> u64 {
+    let text = metrics(serve);
+    let prefix = format!("inflight_decision_log_lines_total{{result=\"{result}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Every line of the log is a whole decision-log line, and the metrics count exactly them.
+fn assert_whole_lines(path: &Path, serve: &ServeProcess, sent: u64) {
+    // The writer flushes at least every 100 ms.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while log_lines(serve, "written") + log_lines(serve, "dropped") < sent && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(text.is_empty() || text.ends_with('\n'), "the file ends inside a line");
+    for (n, line) in text.lines().enumerate() {
+        let parsed: Result<Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok_and(|v| v["answer"].is_object()), "line {} is not a whole line: {line:?}", n + 1);
+    }
+    let (written, dropped) = (log_lines(serve, "written"), log_lines(serve, "dropped"));
+    assert_eq!(written, text.lines().count() as u64, "written lines counted = lines in the file");
+    assert_eq!(written + dropped, sent, "every line is written or counted as dropped");
+}
+
+#[test]
+fn a_full_disk_never_tears_a_decision_log_line_and_the_counts_are_true() {
+    let disk = SmallDisk::mount("64k");
+    let log = disk.dir.path().join("decisions.jsonl");
+    let rules = rules_dir(&[("r.toml", "[[rule]]\nid = \"r.money\"\nkeywords = [\"money\"]\n")]);
+    let serve = spawn_with(rules.path(), &["--decision-log", log.to_str().unwrap(), "--log-text"]);
+    let agent = agent();
+    let text = "free money ".repeat(20);
+    let send = |n: usize| {
+        for _ in 0..n {
+            let reply = agent.post(serve.url("/webhook")).send(&before_message(&text)[..]).expect("answered");
+            assert_eq!(reply.status(), 200);
+        }
+    };
+    // Far more than 64 KiB of lines: the disk fills mid-line.
+    send(2_000);
+    assert_whole_lines(&log, &serve, 2_000);
+    assert!(log_lines(&serve, "dropped") > 0, "the disk was meant to fill");
+
+    // Space comes back: lines are whole again, nothing glued to a torn one.
+    disk.resize("4m");
+    send(200);
+    assert_whole_lines(&log, &serve, 2_200);
+    assert!(log_lines(&serve, "written") > 200, "the lines after the outage are written");
+}
