@@ -54,8 +54,29 @@ fn json_report_has_exactly_the_documented_keys_and_sane_values() {
     let rate = report["messages_per_sec"].as_f64().expect("a number");
     assert!(rate > 0.0 && rate.is_finite(), "{report}");
     let [p50, p99, max] = ["p50_ns", "p99_ns", "max_ns"].map(|k| report[k].as_u64().expect("integer ns"));
-    assert!(p50 <= p99 && p99 <= max, "{report}");
-    assert!(max > 0, "{report}");
+    assert_rate_fits_percentiles(rate, p50, p99, max);
+}
+
+/// Percentiles are ordered and the rate agrees with them: every message took at most `max`, so
+/// the mean is at most `max` (the rate at least 1 s / max, halved for the loop's own time); at
+/// least half took `p50` or more, so the mean is at least `p50 / 2` (the rate at most 2 s / p50).
+fn assert_rate_fits_percentiles(rate: f64, p50: u64, p99: u64, max: u64) {
+    let all = format!("rate {rate}/s, p50 {p50} ns, p99 {p99} ns, max {max} ns");
+    assert!(0 < p50 && p50 <= p99 && p99 <= max, "{all}");
+    assert!(rate.is_finite() && rate >= 0.5e9 / max as f64, "rate too low for the percentiles: {all}");
+    assert!(rate <= 2e9 / p50 as f64, "rate too high for the percentiles: {all}");
+}
+
+/// The number after `label` in `text` (thousands separators allowed).
+fn number_after(text: &str, label: &str) -> f64 {
+    let rest = &text[text.find(label).unwrap_or_else(|| panic!("{label} missing: {text}")) + label.len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+        .filter(|c| *c != ',')
+        .collect();
+    digits.parse().unwrap_or_else(|_| panic!("no number after {label}: {text}"))
 }
 
 #[test]
@@ -64,9 +85,11 @@ fn human_report_names_throughput_and_percentiles() {
     let out = bench(&dir, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for want in ["messages/s", "p50", "p99", "max", "5 from"] {
-        assert!(text.contains(want), "{want}: {text}");
-    }
+    assert!(text.contains("messages     5 from"), "{text}");
+    let rate = number_after(&text, "throughput");
+    assert!(text.contains(" messages/s"), "{text}");
+    let [p50, p99, max] = ["p50", "p99", "max"].map(|k| number_after(&text, k) as u64);
+    assert_rate_fits_percentiles(rate, p50, p99, max);
 }
 
 #[test]
