@@ -22,7 +22,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_http::{HttpMessage, HttpService, Request};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::AppConfig;
+use actix_web::{App, web};
 pub use auth::BasicAuth;
 pub use decisions::{DecisionLogSink, DecisionRecord, DecisionSink, SinkCounts};
 pub use metrics::Metrics;
@@ -194,7 +197,9 @@ pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
     };
     let path = config.path.clone();
     let max_body = config.max_body;
-    let server = HttpServer::new(move || {
+    let expect_state = state.clone();
+    let expect_path = config.path.clone();
+    let app = move || {
         // One `Data` per worker (this closure runs once per worker): each request clones its
         // worker's `Arc`, so workers do not contend on one reference count.
         App::new()
@@ -210,17 +215,56 @@ pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
                 web::resource("/readyz").route(web::get().to(status::readyz)).route(web::head().to(status::readyz)),
             )
             .route("/metrics", web::get().to(status::metrics))
-    })
-    .workers(config.workers.get())
-    // The head; `webhook::read_body` bounds the body.
-    .client_request_timeout(config.client_timeout)
-    // Signals are ours (`shutdown::stop_on_signal`): actix's would stop before the requests
-    // that arrived are answered. This bounds actix's own stop, which comes after the drain.
-    .disable_signals()
-    .shutdown_timeout(config.shutdown_grace.as_secs().max(1));
+    };
+    let client_timeout = config.client_timeout;
+    // Built from actix-http's `HttpService` rather than actix-web's `HttpServer`, which has no
+    // way to answer a request before `100 Continue` is sent: a webhook call without the right
+    // credential must get its `401` first (this expect handler).
+    let expect = move || {
+        let expect_state = expect_state.clone();
+        let expect_path = expect_path.clone();
+        fn_service(move |req: Request| {
+            let refused = (req.path() == expect_path)
+                .then(|| webhook::refuse_before_continue(&expect_state, req.headers()))
+                .flatten();
+            async move {
+                match refused {
+                    Some(response) => {
+                        Err(actix_web::error::InternalError::from_response("unauthorized", response).into())
+                    }
+                    None => Ok::<Request, actix_web::Error>(req),
+                }
+            }
+        })
+    };
+    // A macro, not a closure: the plain and the TLS listener need the service over two stream
+    // types.
+    macro_rules! http_service {
+        () => {
+            HttpService::build()
+                .client_request_timeout(client_timeout)
+                // As actix-web's `HttpServer` does: a closing client gets 1 s to go.
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .expect(expect())
+                .finish(map_config(
+                    app().into_factory().map_err(|err: actix_web::Error| err.error_response().map_into_boxed_body()),
+                    |_| AppConfig::default(),
+                ))
+        };
+    }
+    let server = actix_server::Server::build()
+        .workers(config.workers.get())
+        // Signals are ours (`shutdown::stop_on_signal`): actix's would stop before the requests
+        // that arrived are answered. This bounds actix's own stop, which comes after the drain.
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_grace.as_secs().max(1));
     let server = match &config.tls {
-        Some(tls) => server.listen_rustls_0_23(listener, rustls::ServerConfig::clone(tls))?,
-        None => server.listen(listener)?,
+        Some(tls) => {
+            let tls = rustls::ServerConfig::clone(tls);
+            server.listen("inflight-https", listener, move || http_service!().rustls_0_23(tls.clone()))?
+        }
+        None => server.listen("inflight-http", listener, move || http_service!().tcp())?,
     };
     let server = server.run();
     if config.stop_on_signals {

@@ -30,6 +30,23 @@ use crate::rules::{Decision, Mode, Ruleset, Verdict};
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const BASIC_CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="inflight""#);
 
+/// Before `100 Continue` is sent to a request that asks for it (`Expect: 100-continue`): a
+/// webhook call without the right credential is answered `401` at once, so its body is never
+/// invited. Counted like any refused call.
+pub(super) fn refuse_before_continue(
+    state: &AppState,
+    headers: &actix_web::http::header::HeaderMap,
+) -> Option<HttpResponse> {
+    let auth = state.auth.as_ref()?;
+    if auth.allows(headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes)) {
+        return None;
+    }
+    debug!("webhook call refused before 100 Continue: missing or wrong credential");
+    let reply = Reply::unauthorized();
+    state.metrics.record_request(reply.trigger, reply.outcome, std::time::Duration::ZERO);
+    Some(reply.into_response())
+}
+
 /// `POST <path>`.
 pub(super) async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let _in_flight = state.drain.track();

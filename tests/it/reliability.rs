@@ -477,3 +477,33 @@ fn a_full_disk_never_tears_a_decision_log_line_and_the_counts_are_true() {
     assert_whole_lines(&log, &serve, 2_200);
     assert!(log_lines(&serve, "written") > 200, "the lines after the outage are written");
 }
+
+/// A webhook call without credentials that asks `Expect: 100-continue` gets its `401` first: no
+/// `100 Continue` invites a body that would be refused anyway. With the right credential the
+/// body is invited and decided.
+#[test]
+fn expect_continue_without_credentials_gets_401_before_any_continue() {
+    let rules = rules_dir(&[("a.toml", &pack("a", "v1"))]);
+    let serve = spawn_with(rules.path(), &["--basic-auth", "ops:s3cret"]);
+    let body = before_message(BODY_TEXT);
+    let addr = serve.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let first_line = |extra: &str| {
+        let mut stream = TcpStream::connect(&addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        stream.write_all(post_head(body.len(), &format!("expect: 100-continue\r\n{extra}")).as_bytes()).expect("head");
+        let mut buf = [0u8; 256];
+        let n = std::io::Read::read(&mut stream, &mut buf).expect("an answer to the head alone");
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        (stream, text.lines().next().unwrap_or_default().to_owned())
+    };
+    let (_, refused) = first_line("");
+    assert!(refused.starts_with("HTTP/1.1 401"), "expected 401 before any 100 Continue, got {refused:?}");
+    let (_, wrong) = first_line(&format!("authorization: Basic {}\r\n", BASE64.encode("ops:guess")));
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong:?}");
+
+    let (mut stream, invited) = first_line(&format!("authorization: Basic {}\r\n", BASE64.encode("ops:s3cret")));
+    assert!(invited.starts_with("HTTP/1.1 100"), "the right credential is invited to send: {invited:?}");
+    stream.write_all(&body).expect("body");
+    let (status, _, _) = read_response(&mut stream).expect("the decision");
+    assert_eq!(status, 200);
+}
