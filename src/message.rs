@@ -206,6 +206,14 @@ impl Metadata<'_> {
         }
     }
 
+    /// The size of the metadata as sent, in bytes (`None` when absent or already parsed).
+    pub fn raw_len(&self) -> Option<usize> {
+        match self {
+            Metadata::Raw(raw) => Some(raw.get().len()),
+            Metadata::Absent | Metadata::Value(_) => None,
+        }
+    }
+
     /// Every string value, depth first in document order, skipping anything under `@injected`
     /// (what webhooks already added is not the sender's content).
     pub fn strings(&self) -> Vec<String> {

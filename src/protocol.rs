@@ -221,6 +221,9 @@ pub struct TagAnswer<'a> {
     pub rules: Vec<&'a str>,
     /// Every span of every enforced rule that hit, by rule id.
     pub matches: Vec<AnswerMatch<'a>>,
+    /// `matches` was cut at `--max-matches` entries (present only when it was).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
     /// The text with masked spans starred, when a `mask` rule hit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub masked_text: Option<&'a str>,

@@ -69,6 +69,14 @@ pub struct ServeArgs {
     #[arg(long, env = "INFLIGHT_CLIENT_TIMEOUT", value_name = "MS", default_value_t = server::DEFAULT_CLIENT_TIMEOUT.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub client_timeout: u64,
+    /// At most this many `matches` in an answer; `"truncated": true` says when some were cut.
+    #[arg(long, env = "INFLIGHT_MAX_MATCHES", value_name = "N", default_value_t = crate::rules::eval::DEFAULT_MAX_MATCHES)]
+    pub max_matches: usize,
+    /// A message with a text (or attachment name, URL, metadata) longer than this is not matched
+    /// but answered by the fail mode.
+    #[arg(long, env = "INFLIGHT_MAX_FIELD_BYTES", value_name = "BYTES", default_value_t = server::DEFAULT_MAX_FIELD_BYTES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=(isize::MAX as u64)))]
+    pub max_field_bytes: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -112,6 +120,8 @@ impl ServeArgs {
                 stop_on_signals: true,
                 shutdown_grace: Duration::from_secs(self.shutdown_grace),
                 client_timeout: Duration::from_millis(self.client_timeout),
+                max_matches: self.max_matches,
+                max_field_bytes: self.max_field_bytes,
             },
         })
     }

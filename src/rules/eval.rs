@@ -18,6 +18,9 @@ use super::normalize::Normalized;
 use super::{Clause, Condition, Rule, Ruleset};
 use crate::protocol::{Answer, AnswerMatch, MessageView, TagAnswer};
 
+/// How many `matches` an answer carries unless `--max-matches` says otherwise.
+pub const DEFAULT_MAX_MATCHES: usize = 50;
+
 /// What the answer does to the message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -118,8 +121,16 @@ impl<'r> Decision<'r> {
         ids
     }
 
-    /// The body CometChat gets (docs/decision.md).
+    /// The body CometChat gets (docs/decision.md), with at most [`DEFAULT_MAX_MATCHES`] entries
+    /// in `matches`.
     pub fn answer(&self) -> Answer<'_> {
+        self.answer_limited(DEFAULT_MAX_MATCHES)
+    }
+
+    /// The body CometChat gets, with at most `max_matches` entries in `matches` (`truncated`
+    /// says when some were left out): CometChat merges the answer into the message's metadata,
+    /// so it must stay small whatever the text.
+    pub fn answer_limited(&self, max_matches: usize) -> Answer<'_> {
         match self.verdict {
             Verdict::Allow => Answer::Allow {},
             Verdict::Drop => Answer::Drop { action: "do_not_propagate" },
@@ -128,7 +139,7 @@ impl<'r> Decision<'r> {
                 let mut hits: Vec<&RuleHit<'_>> = self.enforced().collect();
                 hits.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
                 let rules = hits.iter().map(|h| h.rule.id.as_str()).collect();
-                let matches = hits
+                let mut matches = hits
                     .iter()
                     .flat_map(|h| {
                         h.spans.iter().map(|s| AnswerMatch {
@@ -140,12 +151,16 @@ impl<'r> Decision<'r> {
                             text: &s.text,
                         })
                     })
-                    .collect();
+                    .take(max_matches.saturating_add(1))
+                    .collect::<Vec<_>>();
+                let truncated = matches.len() > max_matches;
+                matches.truncate(max_matches);
                 Answer::Tag(TagAnswer {
                     score: self.score,
                     tags,
                     rules,
                     matches,
+                    truncated,
                     masked_text: self.masked_text.as_deref(),
                     ruleset: self.ruleset.hash(),
                 })
@@ -155,8 +170,13 @@ impl<'r> Decision<'r> {
 
     /// The answer body as JSON bytes.
     pub fn answer_json(&self) -> Vec<u8> {
+        self.answer_json_limited(DEFAULT_MAX_MATCHES)
+    }
+
+    /// [`Decision::answer_limited`] as JSON bytes.
+    pub fn answer_json_limited(&self, max_matches: usize) -> Vec<u8> {
         // Serializing plain structs of strings and integers into memory cannot fail.
-        serde_json::to_vec(&self.answer()).unwrap_or_else(|_| b"{}".to_vec())
+        serde_json::to_vec(&self.answer_limited(max_matches)).unwrap_or_else(|_| b"{}".to_vec())
     }
 }
 

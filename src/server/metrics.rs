@@ -99,11 +99,13 @@ pub enum Outcome {
     TooLarge,
     /// `408`: the body did not arrive within `--client-timeout`.
     TimedOut,
+    /// `200`, fail-mode body: a field is longer than `--max-field-bytes`, so it was not matched.
+    Oversized,
 }
 
 impl Outcome {
     /// Every outcome, in label order.
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Decided,
         Outcome::Ignored,
         Outcome::NotReady,
@@ -112,6 +114,7 @@ impl Outcome {
         Outcome::Unauthorized,
         Outcome::TooLarge,
         Outcome::TimedOut,
+        Outcome::Oversized,
     ];
 
     /// The `outcome` label.
@@ -125,6 +128,7 @@ impl Outcome {
             Outcome::Unauthorized => "unauthorized",
             Outcome::TooLarge => "too_large",
             Outcome::TimedOut => "timed_out",
+            Outcome::Oversized => "oversized",
         }
     }
 }

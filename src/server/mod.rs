@@ -89,7 +89,16 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// The longest a client may take to send a request's head, and then its body (`408`).
     pub client_timeout: Duration,
+    /// At most this many `matches` in an answer (`truncated` says when some were left out).
+    pub max_matches: usize,
+    /// A message whose text, or any attachment name, URL or the metadata, is longer than this is
+    /// not matched: it is answered by the fail mode (outcome `oversized`). Bounds the time one
+    /// request can hold a worker.
+    pub max_field_bytes: usize,
 }
+
+/// `--max-field-bytes`' default: 64 KiB, CometChat's largest message.
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 65_536;
 
 /// `--max-body`'s default: 256 KiB, above CometChat's 64 KB messages.
 pub const DEFAULT_MAX_BODY: usize = 262_144;
@@ -110,6 +119,8 @@ impl Config {
             stop_on_signals: true,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
+            max_matches: crate::rules::eval::DEFAULT_MAX_MATCHES,
+            max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
         }
     }
 }
@@ -163,6 +174,8 @@ pub(crate) struct AppState {
     pub fail_mode: FailMode,
     pub max_body: usize,
     pub client_timeout: Duration,
+    pub max_matches: usize,
+    pub max_field_bytes: usize,
     pub log_text: bool,
     /// Counts requests in flight and says whether shutdown has begun.
     pub drain: Arc<Drain>,
@@ -192,6 +205,8 @@ pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
         fail_mode: config.fail_mode,
         max_body: config.max_body,
         client_timeout: config.client_timeout,
+        max_matches: config.max_matches,
+        max_field_bytes: config.max_field_bytes,
         log_text: config.log_text,
         drain: Arc::clone(&drain),
     };

@@ -160,6 +160,15 @@ where
             warn!(fail_mode = state.fail_mode.name(), "no rule set loaded: answered by the fail mode");
             return Reply::json(kind, Outcome::NotReady, fail_body(state.fail_mode));
         };
+        if let Some(field) = oversized_field(&request.message, state.max_field_bytes) {
+            warn!(
+                field,
+                max_field_bytes = state.max_field_bytes,
+                fail_mode = state.fail_mode.name(),
+                "message over --max-field-bytes: answered by the fail mode"
+            );
+            return Reply::json(kind, Outcome::Oversized, fail_body(state.fail_mode));
+        }
         Reply::json(kind, Outcome::Decided, decide(state, ruleset, &request.message))
     }));
     guarded.unwrap_or_else(|_| {
@@ -169,12 +178,26 @@ where
     })
 }
 
+/// The first field a rule could read that is longer than `max` bytes, if any. Matching time
+/// grows with the text; past the cap a request is not matched at all, so no single request
+/// holds a worker for long.
+fn oversized_field(message: &MessageView<'_>, max: usize) -> Option<&'static str> {
+    let long = |s: Option<&str>| s.is_some_and(|s| s.len() > max);
+    if long(message.text.as_deref()) {
+        return Some("text");
+    }
+    if message.attachments.iter().any(|a| long(a.name.as_deref()) || long(a.url.as_deref())) {
+        return Some("attachments");
+    }
+    message.metadata.raw_len().is_some_and(|len| len > max).then_some("metadata")
+}
+
 /// Evaluates, counts, hands the decision to the decision log, and returns the answer body.
 fn decide(state: &AppState, ruleset: &Ruleset, message: &MessageView<'_>) -> Bytes {
     let started = Instant::now();
     let decision = ruleset.evaluate(message);
     let eval = started.elapsed();
-    let body = answer_body(&decision);
+    let body = answer_body(&decision, state.max_matches);
     state.metrics.record_decision(&decision, eval);
     if let Some(sink) = &state.decisions {
         sink.record(&DecisionRecord { at: SystemTime::now(), message, decision: &decision, answer: &body, eval });
@@ -192,12 +215,12 @@ fn decide(state: &AppState, ruleset: &Ruleset, message: &MessageView<'_>) -> Byt
     body
 }
 
-/// `decision.answer_json()`, without serializing the two constant answers.
-fn answer_body(decision: &Decision<'_>) -> Bytes {
+/// `decision.answer_json_limited(max_matches)`, without serializing the two constant answers.
+fn answer_body(decision: &Decision<'_>, max_matches: usize) -> Bytes {
     match decision.verdict {
         Verdict::Allow => Bytes::from_static(ALLOW_BODY),
         Verdict::Drop => Bytes::from_static(DROP_BODY),
-        Verdict::Tag => Bytes::from(decision.answer_json()),
+        Verdict::Tag => Bytes::from(decision.answer_json_limited(max_matches)),
     }
 }
 
@@ -301,6 +324,8 @@ action = "drop"
             fail_mode,
             max_body: 1 << 20,
             client_timeout: crate::server::DEFAULT_CLIENT_TIMEOUT,
+            max_matches: crate::rules::eval::DEFAULT_MAX_MATCHES,
+            max_field_bytes: crate::server::DEFAULT_MAX_FIELD_BYTES,
             log_text: false,
             drain: Arc::default(),
         };
@@ -363,7 +388,7 @@ action = "drop"
             let message = crate::protocol::parse_message(&json).expect("message");
             let decision = ruleset.evaluate(&message);
             assert_eq!(decision.verdict, verdict, "{text}");
-            assert_eq!(&answer_body(&decision)[..], &decision.answer_json()[..], "{text}");
+            assert_eq!(&answer_body(&decision, 50)[..], &decision.answer_json()[..], "{text}");
         }
     }
 

@@ -507,3 +507,55 @@ fn expect_continue_without_credentials_gets_401_before_any_continue() {
     let (status, _, _) = read_response(&mut stream).expect("the decision");
     assert_eq!(status, 200);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. Bounded answers
+
+/// 64 KB of profanity (CometChat's largest message) through the bundled rules: the answer keeps
+/// at most `--max-matches` entries and says it was cut, instead of growing with the text.
+#[test]
+fn answers_are_bounded_by_max_matches_whatever_the_text() {
+    let serve = spawn_with(&root().join("rules"), &[]);
+    let text = "shit fuck ".repeat(6_500);
+    let reply = agent().post(serve.url("/webhook")).send(&before_message(&text)[..]).expect("answered");
+    assert_eq!(reply.status(), 200);
+    let body = reply.into_body().read_to_string().expect("body");
+    let answer: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(answer["matches"].as_array().map(Vec::len), Some(50), "{}", &body[..body.len().min(300)]);
+    assert_eq!(answer["truncated"], true);
+    assert!(body.len() < 80_000, "answer of {} bytes for a {}-byte text", body.len(), text.len());
+
+    let rules = rules_dir(&[("r.toml", "[[rule]]\nid = \"r.x\"\nkeywords = [\"x\"]\n")]);
+    let serve = spawn_with(rules.path(), &["--max-matches", "3"]);
+    let few = agent().post(serve.url("/webhook")).send(&before_message("x x")[..]).expect("answered");
+    let few: Value = serde_json::from_str(&few.into_body().read_to_string().expect("body")).expect("JSON");
+    assert_eq!(
+        (few["matches"].as_array().map(Vec::len), &few["truncated"]),
+        (Some(2), &Value::Null),
+        "not cut: no flag"
+    );
+    let many = agent().post(serve.url("/webhook")).send(&before_message("x x x x x")[..]).expect("answered");
+    let many: Value = serde_json::from_str(&many.into_body().read_to_string().expect("body")).expect("JSON");
+    assert_eq!((many["matches"].as_array().map(Vec::len), &many["truncated"]), (Some(3), &Value::Bool(true)));
+}
+
+/// A text over `--max-field-bytes` is not matched: the fail mode answers at once, and the
+/// outcome is counted, so one huge request cannot hold a worker.
+#[test]
+fn a_field_over_max_field_bytes_is_answered_by_the_fail_mode() {
+    let rules = rules_dir(&[("r.toml", "[[rule]]\nid = \"r.x\"\nkeywords = [\"spam\"]\n")]);
+    let huge = "spam ".repeat(40_000);
+    for (mode, want) in [("open", "{}"), ("closed", r#"{"action":"do_not_propagate"}"#)] {
+        let serve = spawn_with(rules.path(), &["--fail-mode", mode, "--max-field-bytes", "65536"]);
+        let reply = agent().post(serve.url("/webhook")).send(&before_message(&huge)[..]).expect("answered");
+        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.into_body().read_to_string().expect("body"), want, "{mode}");
+        let small = agent().post(serve.url("/webhook")).send(&before_message("spam")[..]).expect("answered");
+        assert!(small.into_body().read_to_string().expect("body").contains("r.x"), "small texts are still matched");
+        assert!(
+            metrics(&serve).contains(r#"inflight_requests_total{outcome="oversized",trigger="before_message"} 1"#),
+            "{}",
+            metrics(&serve)
+        );
+    }
+}
