@@ -97,8 +97,8 @@ pub struct Config {
     pub max_field_bytes: usize,
 }
 
-/// `--max-field-bytes`' default: 64 KiB, CometChat's largest message.
-pub const DEFAULT_MAX_FIELD_BYTES: usize = 65_536;
+/// `--max-field-bytes`' default: 128 KiB, twice CometChat's largest message (about 64 KB).
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 131_072;
 
 /// `--max-body`'s default: 256 KiB, above CometChat's 64 KB messages.
 pub const DEFAULT_MAX_BODY: usize = 262_144;
@@ -189,6 +189,33 @@ pub struct Running {
     pub addr: SocketAddr,
 }
 
+impl AppState {
+    fn new(config: &Config, shared: Shared, drain: Arc<Drain>) -> AppState {
+        AppState {
+            live: shared.live,
+            metrics: shared.metrics,
+            decisions: shared.decisions,
+            auth: config.basic_auth.clone(),
+            fail_mode: config.fail_mode,
+            max_body: config.max_body,
+            client_timeout: config.client_timeout,
+            max_matches: config.max_matches,
+            max_field_bytes: config.max_field_bytes,
+            log_text: config.log_text,
+            drain,
+        }
+    }
+}
+
+/// The routes: the webhook at `path`, and the service's own endpoints.
+fn add_routes(routes: &mut web::ServiceConfig, path: &str) {
+    routes
+        .service(web::resource(path).route(web::post().to(webhook::handle)))
+        .service(web::resource("/healthz").route(web::get().to(status::healthz)).route(web::head().to(status::healthz)))
+        .service(web::resource("/readyz").route(web::get().to(status::readyz)).route(web::head().to(status::readyz)))
+        .route("/metrics", web::get().to(status::metrics));
+}
+
 /// Binds `config.listen` and builds the server on it. Call it inside an actix `System`: with
 /// `stop_on_signals`, the task that drains and stops the server on SIGTERM starts here; nothing
 /// is served until `server` is awaited.
@@ -197,19 +224,7 @@ pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     shared.metrics.observe_ruleset(shared.live.current().as_deref());
     let drain = Arc::new(Drain::default());
-    let state = AppState {
-        live: shared.live,
-        metrics: shared.metrics,
-        decisions: shared.decisions,
-        auth: config.basic_auth.clone(),
-        fail_mode: config.fail_mode,
-        max_body: config.max_body,
-        client_timeout: config.client_timeout,
-        max_matches: config.max_matches,
-        max_field_bytes: config.max_field_bytes,
-        log_text: config.log_text,
-        drain: Arc::clone(&drain),
-    };
+    let state = AppState::new(config, shared, Arc::clone(&drain));
     let path = config.path.clone();
     let max_body = config.max_body;
     let expect_state = state.clone();
@@ -222,14 +237,7 @@ pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
             // The webhook reads its body itself (webhook::read_body); this limit covers any
             // extractor added later.
             .app_data(web::PayloadConfig::new(max_body))
-            .service(web::resource(path.as_str()).route(web::post().to(webhook::handle)))
-            .service(
-                web::resource("/healthz").route(web::get().to(status::healthz)).route(web::head().to(status::healthz)),
-            )
-            .service(
-                web::resource("/readyz").route(web::get().to(status::readyz)).route(web::head().to(status::readyz)),
-            )
-            .route("/metrics", web::get().to(status::metrics))
+            .configure(|routes| add_routes(routes, &path))
     };
     let client_timeout = config.client_timeout;
     // Built from actix-http's `HttpService` rather than actix-web's `HttpServer`, which has no
