@@ -86,6 +86,9 @@ pub struct RuleDef {
     pub match_mode: MatchMode,
     #[serde(default)]
     pub normalize: Level,
+    /// `forms = "en"`: word-mode keywords also match their English inflections
+    /// (`variants::english_forms`).
+    pub forms: Option<Forms>,
     pub fields: Option<Vec<Field>>,
     pub when: Option<Spanned<Conditions>>,
     pub unless: Option<Spanned<Conditions>>,
@@ -100,6 +103,14 @@ pub struct RuleDef {
     #[serde(default)]
     pub mode: Mode,
     pub examples: Option<Examples>,
+}
+
+/// Which inflections a rule's keywords also match (`forms = "en"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forms {
+    /// Regular English inflections: plural, `-ed`, `-ing`, `-er`, `-ers`, `-y`.
+    En,
 }
 
 /// How a keyword must sit in the (normalized) text.
