@@ -390,7 +390,7 @@ impl Normalized {
             apostrophes: &mut self.apostrophes,
         };
         out.emit(text, self.origin.as_slice(), segments);
-        if !self.removed.is_empty() {
+        if !self.removed.is_empty() || text.contains(['@', '$']) {
             find_masked(text, segments, &mut self.masked);
         }
         std::mem::swap(&mut self.text, out_text);
@@ -413,6 +413,13 @@ impl Normalized {
                     .is_some_and(|(before, here)| compound_boundary(original, before.1 as usize, here.0 as usize));
             if boundary {
                 self.parts.push(offset(p));
+            }
+            // A boundary inside a collapsed letter (`PussyYou` → `pusyou`, `asshole_everyone` →
+            // `asholeveryone`): both sides of the letter, so either word can end or start there.
+            let collapsed = self.origin.get(p).and_then(|o| original.get(o.0 as usize..o.1 as usize));
+            if collapsed.is_some_and(|run| run.chars().count() > 1 && has_inner_compound_cue(run)) {
+                self.parts.push(offset(p));
+                self.parts.push(offset(p + c.len_utf8()));
             }
             prev = Some(c);
         }
@@ -445,6 +452,13 @@ impl Normalized {
     }
 }
 
+/// Whether the original run behind one collapsed letter holds a compound cue: lower then upper
+/// case (`yY`) or an underscore (`e_e`).
+fn has_inner_compound_cue(run: &str) -> bool {
+    run.contains('_')
+        || run.as_bytes().windows(2).any(|w| matches!(w, [a, b] if a.is_ascii_lowercase() && b.is_ascii_uppercase()))
+}
+
 /// Whether a compound boundary lies between two word characters of the strict text whose
 /// originals end at `before_end` and start at `start`: lower then upper case (`shitShow`), an
 /// underscore between two words of two letters or more (`bitch_face`, not `f_u_c_k`), or a
@@ -458,10 +472,24 @@ fn compound_boundary(original: &str, before_end: usize, start: usize) -> bool {
     };
     let (Some(a), Some(b)) = (head.chars().next_back(), tail.chars().next()) else { return false };
     if between.is_empty() {
+        // A number, not leetspeak: two digits or more, a digit leetspeak leaves alone, or one
+        // digit between two words of three letters or more (`bitch4life`, not `sh1t`).
+        let letters = |chars: &mut dyn Iterator<Item = char>| chars.take_while(char::is_ascii_alphabetic).count();
+        let lone_digit_between_words = |digit_side: &str, other: &mut dyn Iterator<Item = char>| {
+            let mut rest = digit_side.chars().skip(1);
+            letters(other) >= 3 && letters(&mut rest) >= 3
+        };
         let number = |digits: &mut dyn Iterator<Item = char>| {
             let run: Vec<char> = digits.take_while(char::is_ascii_digit).collect();
             run.len() >= 2 || run.iter().any(|d| matches!(d, '2' | '6' | '8' | '9'))
         };
+        if a.is_ascii_alphabetic() && b.is_ascii_digit() && lone_digit_between_words(tail, &mut head.chars().rev()) {
+            return true;
+        }
+        let tail_rev: String = head.chars().rev().collect();
+        if a.is_ascii_digit() && b.is_ascii_alphabetic() && lone_digit_between_words(&tail_rev, &mut tail.chars()) {
+            return true;
+        }
         return (a.is_ascii_lowercase() && b.is_ascii_uppercase())
             || (a.is_ascii_alphabetic() && b.is_ascii_digit() && number(&mut tail.chars()))
             || (a.is_ascii_digit() && b.is_ascii_alphabetic() && number(&mut head.chars().rev()));
@@ -717,7 +745,8 @@ fn end_run(soft: &mut Vec<u32>, run_len: &mut u32, at: u32) {
 /// Strict phase 5 (only when phase 2 removed a symbol): the words joined across mask symbols.
 /// A group of words joined by removed gaps without a space is masked when every gap is mask
 /// symbols only, its first and last characters are letters, and it is not a spelled-out word
-/// (one-letter words, one symbol between each: `f.u.c.k`, which strict already joins).
+/// (one-letter words, one symbol between each: `f.u.c.k`, which strict already joins). A single
+/// word is masked when `@` or `$` stand inside it (`f$$k`, read by leetspeak as `fssk`).
 fn find_masked(text: &str, segments: &[Segment], masked: &mut Vec<MaskedWord>) {
     let mut k = 0;
     while k < segments.len() {
@@ -729,7 +758,7 @@ fn find_masked(text: &str, segments: &[Segment], masked: &mut Vec<MaskedWord>) {
                 last += 2;
             }
         }
-        if let Some(group) = segments.get(k..=last).filter(|g| g.len() >= 3)
+        if let Some(group) = segments.get(k..=last)
             && let Some(word) = masked_word(text, group)
         {
             masked.push(word);
@@ -745,6 +774,13 @@ const MASKED_MAX_CHARS: usize = 32;
 fn masked_word(text: &str, group: &[Segment]) -> Option<MaskedWord> {
     let gaps = || group.iter().filter(|s| !s.word);
     let gap_text = |s: &Segment| text.get(s.start..s.end).unwrap_or("");
+    // A word alone is masked only by `@` or `$` inside it (`f$$k`), which leetspeak read as letters.
+    if let [word] = group {
+        let inner = text.get(word.start..word.end).and_then(|w| w.get(1..w.len().saturating_sub(1)));
+        if !inner.is_some_and(|w| w.contains(['@', '$'])) {
+            return None;
+        }
+    }
     if !gaps().all(|g| gap_text(g).chars().all(is_mask_symbol)) {
         return None;
     }
