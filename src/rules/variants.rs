@@ -6,6 +6,7 @@
 
 use std::sync::LazyLock;
 
+use super::compounds::is_segment_word;
 use super::normalize::{Level, is_word_char, leet_char, normalize_keyword};
 
 /// One extra pattern of a `strict` keyword.
@@ -57,9 +58,11 @@ pub fn is_common_word(word: &str) -> bool {
     matches!(word, "a" | "i") || COMMON_WORDS.binary_search(&word).is_ok()
 }
 
-/// A whole variant is refused when it is a common word or a common abbreviation.
+/// A whole variant is refused when it is a common word, a common abbreviation, or any other
+/// word of the OS word list (`compounds::is_segment_word`: `diked` would otherwise be `dicked`
+/// spelled `dik`).
 fn is_common(variant: &str) -> bool {
-    is_common_word(variant) || COMMON_ABBREVIATIONS.binary_search(&variant).is_ok()
+    is_common_word(variant) || COMMON_ABBREVIATIONS.binary_search(&variant).is_ok() || is_segment_word(variant)
 }
 
 /// The extra patterns a `match = "word"` keyword gets at `strict`, already normalized at `strict`,
