@@ -336,7 +336,7 @@ impl Compiler {
             if let Some(word) = collapses_into_common_word(level, source, &normalized) {
                 let message = format!(
                     "keyword \"{source}\" becomes \"{normalized}\" at `strict`, the common word \"{word}\": it will hit \
-                     every \"{word}\"; put it in a rule with normalize = \"standard\", or list forms that stay \
+                     every \"{word}\"; put it in a rule with normalize = \"standard\", or list phrases that stay \
                      distinct instead, such as \"{}\"",
                     distinct_suggestion(source)
                 );
@@ -536,10 +536,10 @@ fn collapses_into_common_word(level: Level, source: &str, normalized: &str) -> O
     (changed && is_collapse_target(normalized)).then(|| normalized.to_owned())
 }
 
-/// A form of a keyword to list instead of it: its plural (`asses`), which strict does not
-/// collapse into a common word.
+/// What to list instead of a keyword that collapses into a common word: a phrase with it (`your
+/// ass`), which the common word alone does not make.
 fn distinct_suggestion(source: &str) -> String {
-    english_forms(source).into_iter().next().unwrap_or_else(|| format!("{source}es"))
+    format!("your {source}")
 }
 
 /// At `strict`, a multi-word keyword also matches with its spaces removed, because strict

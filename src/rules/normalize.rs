@@ -47,11 +47,20 @@
 //!
 //! Applied to the `standard` text, in this order:
 //!
-//! 1. Leetspeak: `0→o 1→i 3→e 4→a 5→s 7→t @→a $→s`, everywhere (so `$hit` is a word).
+//! 1. Leetspeak: `0→o 1→i 3→e 4→a 5→s 7→t @→a $→s`, and emoji and symbol letters (`©→c
+//!    ®→r ✝→t †→t 💲→s ⭕→o ❌→x ✖→x ❗→i ❕→i`; a keycap digit is already its digit at
+//!    `standard`, so `1️⃣` is `i`), everywhere (so `$hit` is a word), except that `@` and `$` stay
+//!    symbols in a token (a run without whitespace) with no other word character: a grawlix
+//!    (`@#$%!`) is not the word `as`. The marks after an emoji letter go, as `standard` drops a
+//!    letter's marks.
 //! 2. The text is cut into *words* (runs of word characters, [`is_word_char`]) and *gaps* (runs
 //!    of anything else; a combining character belongs to the run of the character it follows).
 //!    A gap without a space between two words is removed: `f-r_e*e`, `fr.ee`, `don't`. A gap
-//!    at either end of the text is kept (`free!`).
+//!    at either end of the text is kept (`free!`). An apostrophe removed between two words, one
+//!    of them longer than a letter (`don't`, `who're`, `Ashlee's`), is recorded: it is a word
+//!    boundary, no keyword hit may cross it ([`Normalized::apostrophe_inside`]; a keyword written
+//!    with an apostrophe may), and it is not a removed symbol (so `Ashlee's` → `ashles` is no
+//!    censored `assholes`).
 //! 3. Words joined by step 2 that are one letter once repeats collapse (`f`, `ee`) are *single*.
 //!    Where at least three singles follow each other, the gaps between them are removed
 //!    (`f r e e m o n e y`, `f. r. e. e`, `get f r e e stuff` → `get free stuff`); two singles
@@ -63,23 +72,47 @@
 //!
 //! # Soft boundaries (`strict`)
 //!
-//! Joining spelled-out letters can glue a real one-letter word to the word after it: `what a c u
-//! n t` → `what acunt`, `I s h i t you not` → `ishit you not`, and a `word` keyword `cunt` would
-//! then sit inside a longer word. So strict records *soft boundaries*
-//! ([`Normalized::is_soft_boundary`]): wherever at least two words of one letter (once repeats
-//! collapse, as in step 3) follow each other joined by removed gaps, spaced or not (`a c u n t`,
-//! `f.r.e.e`, `f-r_e*e`), the start of each of them and the end of the run. Word, prefix and
-//! suffix modes accept a soft boundary as a word boundary. Consequences, accepted:
+//! A spelled-out word keeps its own word boundaries: wherever at least two words of one letter
+//! (once repeats collapse, as in step 3) follow each other joined by removed gaps, spaced or not
+//! (`f u c k`, `f.r.e.e`, `f-r_e*e`), strict records a *soft boundary*
+//! ([`Normalized::is_soft_boundary`]) at the start and the end of the run, so the joined word is a
+//! word even where it meets a longer one (`f.u.c.k.ing`). Inside the run there is one more, only
+//! after a first letter that is the word `a` or `i`: joining can glue such a real one-letter word
+//! to the next (`what a c u n t` → `what acunt`, `I s h i t you not` → `ishit you not`).
+//! Word, prefix and suffix modes accept a soft boundary as a word boundary. Consequences:
 //!
 //! - `a c u n t` holds the word `cunt`; `a s s h o l e` → `ashole` still holds `asshole`.
-//! - `f u c k i n g` → `fucking` also holds the word `fuck`, and `f.u.c.k.ing` too (the run's end
-//!   meets `ing`).
-//! - `s c u n t h o r p e`, spelled letter by letter, holds `cunt`.
+//! - `S-C-U-N-T-H-O-R-P-E` holds no `cunt`, `c.a.s.i.n.o.s` no `casino`, `c l a s s` no `as`,
+//!   and `f u c k i n g` no `fuck` (but the word `fucking`, as typed plainly); `f.u.c.k.ing`
+//!   holds `fuck` (the run's end meets `ing`).
 //! - Words written normally (`Scunthorpe`, `assessment`, `cocktail`) have none, nor do gaps
-//!   removed between a longer word and a lone one-letter word (`fr.ee`, `don't`), so nothing
-//!   changes for them.
+//!   removed between a longer word and a lone one-letter word (`fr.ee`, `don't`).
 //!
 //! `except` phrases and keyword normalization ([`normalize_keyword`]) do not use them.
+//!
+//! # Masked words (`strict`)
+//!
+//! Words joined across mask symbols (`* # @ $ % ! ? - + .`) are recorded with their *shape*
+//! ([`MaskedWord`], [`Normalized::masked_words`]): the `standard` characters, leetspeak undone,
+//! each inner mask symbol written `?` (`f**k` → `f??k`, `b***h`, `c##t`, `sh!t`; a single word
+//! with `@` or `$` inside: `f$$k`). Its first and last characters must be letters, so a fully
+//! starred word (`f***`, `s***`) and a grawlix are none; nor is a spelled-out word (one-letter
+//! words with one symbol between each: `f.u.c.k`). The matcher lets a shape stand for a keyword
+//! of the same length with the same visible letters. Only looked for when strict removed a
+//! symbol or the text holds `@` or `$`.
+//!
+//! # Compounds (`strict`)
+//!
+//! When the original holds a hashtag or handle, an underscore, an upper-case letter after a
+//! lower-case one, or a letter beside a digit (one pass over the bytes; otherwise nothing more is
+//! done), strict records word boundaries inside words ([`Normalized::is_boundary`]): camel case
+//! (`Shit|Show`), an underscore between words of two letters or more (`bitch|face`, not
+//! `f_u_c_k`), a letter beside a number that is not leetspeak (two digits or more, a `2 6 8 9`, or
+//! one digit between words of three letters or more: `fuck|2025`, `bitch|4life`, not `sh1t`),
+//! both sides of a letter whose collapsed run hides one of these (`Pussy|You` → `pusyou`), and
+//! where a hashtag's or handle's word starts (`@bitch_face` → `a|bitchface`). It also records
+//! the word part of each hashtag and handle ([`Normalized::compound_around`]): inside it, a
+//! glued lower-case run is segmented by `compounds.rs`.
 //!
 //! # Speed
 //!

@@ -245,7 +245,8 @@ fn hard_c_as_k(word: &str) -> Option<String> {
 ///
 /// Guarded like the variants: a form other than the plural that is a common English word is
 /// not made (`cock` gives no `cocky`, `cocked` or `cocking`), since it usually means something
-/// else; a plural is as innocent or as rude as its singular (`cocks`, `bitches`). Only letters
+/// else; a plural is as innocent or as rude as its singular (`cocks`, `bitches`), unless strict
+/// collapses it into a common word (`asses` → `ases`, the word `assess`). Only letters
 /// `a`–`z`, three or more; multi-word keywords get none.
 pub fn english_forms(keyword: &str) -> Vec<String> {
     let word = keyword.trim().to_lowercase();
@@ -277,7 +278,10 @@ pub fn english_forms(keyword: &str) -> Vec<String> {
     } else {
         word.clone()
     };
-    let mut out = vec![plural];
+    // Even a plural is refused when strict collapses it into a common word (`asses` → `ases`,
+    // which is also `assess`).
+    let collapsed = normalize_keyword(Level::Strict, &plural);
+    let mut out = if collapsed != plural && is_common_word(&collapsed) { Vec::new() } else { vec![plural] };
     let y_stem = if consonant_y { format!("{head}i") } else { stem.clone() };
     for form in [
         format!("{y_stem}ed"),
@@ -394,7 +398,7 @@ mod tests {
             cock.contains(&"cocks".to_owned())
                 && !cock.iter().any(|f| ["cocky", "cocked", "cocking"].contains(&f.as_str()))
         );
-        assert!(!forms("ass").contains(&"assess".to_owned()));
+        assert!(!forms("ass").contains(&"assess".to_owned()) && !forms("ass").contains(&"asses".to_owned()));
         assert!(forms("free money").is_empty() && forms("été").is_empty());
     }
 

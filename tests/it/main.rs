@@ -7,6 +7,7 @@ mod dictionary;
 mod engine_props;
 mod evasion;
 mod http;
+mod leaks;
 mod props;
 mod reload;
 mod replay;
