@@ -245,8 +245,9 @@ fn hard_c_as_k(word: &str) -> Option<String> {
 ///
 /// Guarded like the variants: a form other than the plural that is a common English word is
 /// not made (`cock` gives no `cocky`, `cocked` or `cocking`), since it usually means something
-/// else; a plural is as innocent or as rude as its singular (`cocks`, `bitches`), unless strict
-/// collapses it into a common word (`asses` → `ases`, the word `assess`). Only letters
+/// else; a plural is as innocent or as rude as its singular (`cocks`, `bitches`), unless the
+/// keyword itself collapses into a common word and its plural does too (`ass` → `as`, `asses` →
+/// `ases`, the word `assess`). Only letters
 /// `a`–`z`, three or more; multi-word keywords get none.
 pub fn english_forms(keyword: &str) -> Vec<String> {
     let word = keyword.trim().to_lowercase();
@@ -278,10 +279,12 @@ pub fn english_forms(keyword: &str) -> Vec<String> {
     } else {
         word.clone()
     };
-    // Even a plural is refused when strict collapses it into a common word (`asses` → `ases`,
-    // which is also `assess`).
+    // Even the plural is refused for a keyword that strict already collapses into a common word
+    // (`ass` → `as`), when the plural collapses into one too (`asses` → `ases`, also `assess`).
     let collapsed = normalize_keyword(Level::Strict, &plural);
-    let mut out = if collapsed != plural && is_common_word(&collapsed) { Vec::new() } else { vec![plural] };
+    let keyword_collides = is_collapse_target(&normalize_keyword(Level::Strict, &word));
+    let refused = keyword_collides && collapsed != plural && is_common_word(&collapsed);
+    let mut out = if refused { Vec::new() } else { vec![plural] };
     let y_stem = if consonant_y { format!("{head}i") } else { stem.clone() };
     for form in [
         format!("{y_stem}ed"),
