@@ -264,8 +264,9 @@ impl Normalized {
             Level::Standard | Level::Strict => self.fold(original, true),
         }
         if level == Level::Strict {
-            self.strict();
-            if has_compound_cues(original) {
+            let cues = Cues::of(original);
+            self.strict(cues.symbols);
+            if cues.compound {
                 self.mark_compounds(original);
             }
         }
@@ -409,7 +410,7 @@ impl Normalized {
 
     /// `strict`, on top of the `standard` text: leetspeak, separators, repeats (module doc), in
     /// four phases over the words and gaps of the text.
-    fn strict(&mut self) {
+    fn strict(&mut self, symbols: bool) {
         let Scratch { text: out_text, origin: out_origin, segments, groups, .. } = &mut self.scratch;
         let text = self.text.as_str();
         split_words_and_gaps(text, segments);
@@ -423,7 +424,7 @@ impl Normalized {
             apostrophes: &mut self.apostrophes,
         };
         out.emit(text, self.origin.as_slice(), segments);
-        if !self.removed.is_empty() || text.contains(['@', '$']) {
+        if !self.removed.is_empty() || symbols {
             find_masked(text, segments, &mut self.masked);
         }
         std::mem::swap(&mut self.text, out_text);
@@ -519,9 +520,11 @@ fn compound_boundary(original: &str, before_end: usize, start: usize) -> bool {
         if a.is_ascii_alphabetic() && b.is_ascii_digit() && lone_digit_between_words(tail, &mut head.chars().rev()) {
             return true;
         }
-        let tail_rev: String = head.chars().rev().collect();
-        if a.is_ascii_digit() && b.is_ascii_alphabetic() && lone_digit_between_words(&tail_rev, &mut tail.chars()) {
-            return true;
+        if a.is_ascii_digit() && b.is_ascii_alphabetic() {
+            let head_reversed: String = head.chars().rev().collect();
+            if lone_digit_between_words(&head_reversed, &mut tail.chars()) {
+                return true;
+            }
         }
         return (a.is_ascii_lowercase() && b.is_ascii_uppercase())
             || (a.is_ascii_alphabetic() && b.is_ascii_digit() && number(&mut tail.chars()))
@@ -600,10 +603,13 @@ fn remove_gaps_inside_words(text: &str, segments: &mut [Segment]) {
         segment.apostrophe = segment.remove && text.get(segment.start..segment.end).is_some_and(is_apostrophe);
     }
     for k in inner {
+        if !segments.get(k).is_some_and(|gap| gap.apostrophe) {
+            continue;
+        }
         let longer = |j: usize| segments.get(j).is_some_and(|w| w.letters >= 2);
         let beside_longer_word = longer(k - 1) || longer(k + 1);
         if let Some(gap) = segments.get_mut(k) {
-            gap.apostrophe &= beside_longer_word;
+            gap.apostrophe = beside_longer_word;
         }
     }
 }
@@ -834,7 +840,7 @@ fn masked_word(text: &str, group: &[Segment]) -> Option<MaskedWord> {
     }
     let edges_are_letters = shape.chars().next().is_some_and(char::is_alphabetic)
         && shape.chars().next_back().is_some_and(char::is_alphabetic);
-    edges_are_letters.then(|| MaskedWord { start: first.out_start as usize, end: last.out_end as usize, shape })
+    edges_are_letters.then_some(MaskedWord { start: first.out_start as usize, end: last.out_end as usize, shape })
 }
 
 /// A symbol that stands for a hidden letter in a masked word (`f**k`, `c##t`, `sh!t`).
@@ -842,18 +848,38 @@ fn is_mask_symbol(c: char) -> bool {
     matches!(c, '*' | '#' | '@' | '$' | '%' | '!' | '?' | '-' | '+' | '.')
 }
 
-/// Whether `original` may hold a compound strict should look inside: a hashtag or handle, an
-/// underscore, an upper-case letter after a lower-case one, or a letter beside a digit. One
-/// pass over the bytes, so messages without them pay next to nothing.
-fn has_compound_cues(original: &str) -> bool {
-    let bytes = original.as_bytes();
-    bytes.iter().any(|&b| matches!(b, b'#' | b'@' | b'_'))
-        || bytes.windows(2).any(|w| {
-            let (a, b) = (w.first().copied().unwrap_or(0), w.get(1).copied().unwrap_or(0));
-            (a.is_ascii_lowercase() && b.is_ascii_uppercase())
-                || (a.is_ascii_alphabetic() && b.is_ascii_digit())
-                || (a.is_ascii_digit() && b.is_ascii_alphabetic())
-        })
+/// What strict's extra passes look for in the original, found in one pass over its bytes so
+/// that messages without them pay next to nothing.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cues {
+    /// A compound strict should look inside: a hashtag or handle, an underscore, an upper-case
+    /// letter after a lower-case one, or a letter beside a digit.
+    compound: bool,
+    /// An `@` or `$`, which may mask a letter inside a word (`f$$k`).
+    symbols: bool,
+}
+
+impl Cues {
+    fn of(original: &str) -> Cues {
+        let mut cues = Cues::default();
+        let mut prev = 0u8;
+        for &b in original.as_bytes() {
+            match b {
+                b'@' | b'$' => {
+                    cues.symbols = true;
+                    cues.compound |= b == b'@';
+                }
+                b'#' | b'_' => cues.compound = true,
+                _ => {
+                    cues.compound |= (prev.is_ascii_lowercase() && b.is_ascii_uppercase())
+                        || (prev.is_ascii_alphabetic() && b.is_ascii_digit())
+                        || (prev.is_ascii_digit() && b.is_ascii_alphabetic());
+                }
+            }
+            prev = b;
+        }
+        cues
+    }
 }
 
 /// Appends normalized text and its origins, collapsing whitespace runs to one space.

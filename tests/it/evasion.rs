@@ -148,6 +148,27 @@ fn judge() -> Vec<Line> {
         .collect()
 }
 
+/// The rows of the false-positive table: (label, technique, row name).
+const FALSE_POSITIVE_ROWS: &[(Label, &str, &str)] = &[
+    (Label::Benign, "chat", "benign: ordinary chat"),
+    (Label::Benign, "carrier", "benign: carrier sentences with a neutral word"),
+    (Label::Trap, "scunthorpe", "trap: target inside a longer word (Scunthorpe)"),
+    (Label::Trap, "joined", "trap: pieces joined by strict normalization"),
+    (Label::Trap, "variant", "trap: ordinary words a variant would equal (guarded)"),
+    (Label::Trap, "collision", "trap: texting abbreviations equal to a variant"),
+    (Label::Trap, "dictionary", "trap: dictionary words holding a target or sharing its start"),
+    (Label::Trap, "names", "trap: names and places"),
+    (Label::Trap, "spelled", "trap: spelled-out innocent words (`c.a.s.i.n.o.s`)"),
+    (Label::Trap, "hashtags", "trap: hashtags and handles (`#classof2025`)"),
+    (Label::Trap, "code", "trap: code"),
+    (Label::Trap, "urls", "trap: URLs"),
+    (Label::Trap, "emails", "trap: e-mail addresses"),
+    (Label::Trap, "hex", "trap: hex hashes"),
+    (Label::Trap, "contractions", "trap: contractions and possessives"),
+    (Label::Trap, "emoticons", "trap: emoticons and grawlixes"),
+    (Label::Trap, "starred_only", "trap: starred words showing one letter (`f***`)"),
+];
+
 /// Results of the whole corpus.
 struct Report {
     table: String,
@@ -225,25 +246,7 @@ fn report(lines: &[Line]) -> Report {
             percent(tally.rustrict, tally.n)
         );
     };
-    for (label, technique, name) in [
-        (Label::Benign, "chat", "benign: ordinary chat"),
-        (Label::Benign, "carrier", "benign: carrier sentences with a neutral word"),
-        (Label::Trap, "scunthorpe", "trap: target inside a longer word (Scunthorpe)"),
-        (Label::Trap, "joined", "trap: pieces joined by strict normalization"),
-        (Label::Trap, "variant", "trap: ordinary words a variant would equal (guarded)"),
-        (Label::Trap, "collision", "trap: texting abbreviations equal to a variant"),
-        (Label::Trap, "dictionary", "trap: dictionary words holding a target or sharing its start"),
-        (Label::Trap, "names", "trap: names and places"),
-        (Label::Trap, "spelled", "trap: spelled-out innocent words (`c.a.s.i.n.o.s`)"),
-        (Label::Trap, "hashtags", "trap: hashtags and handles (`#classof2025`)"),
-        (Label::Trap, "code", "trap: code"),
-        (Label::Trap, "urls", "trap: URLs"),
-        (Label::Trap, "emails", "trap: e-mail addresses"),
-        (Label::Trap, "hex", "trap: hex hashes"),
-        (Label::Trap, "contractions", "trap: contractions and possessives"),
-        (Label::Trap, "emoticons", "trap: emoticons and grawlixes"),
-        (Label::Trap, "starred_only", "trap: starred words showing one letter (`f***`)"),
-    ] {
+    for &(label, technique, name) in FALSE_POSITIVE_ROWS {
         fp_row(name, Tally::of(lines.iter().filter(|l| l.label == label && l.technique == technique)));
     }
     fp_row("**all benign**", benign);
@@ -315,29 +318,8 @@ fn misses(lines: &[Line]) -> String {
     out
 }
 
-#[test]
-fn inflight_strict_word_mode_against_rustrict() {
-    let lines = judge();
-    let r = report(&lines);
-    let table = format!("<!-- produced by `{COMMAND}` -->\n\n{}", r.table);
-    println!("\n{table}");
-    let target_dir = root().join("target");
-    std::fs::create_dir_all(&target_dir).expect("target dir");
-    std::fs::write(target_dir.join("evasion-table.md"), &table).expect("write table");
-    let misses = misses(&lines);
-    std::fs::write(target_dir.join("evasion-misses.md"), &misses).expect("write misses");
-
-    // The corpus must exercise all three kinds of line, or the figures say nothing.
-    assert!(r.abuse.n > 0 && r.all.n > r.abuse.n, "corpus lacks abuse or spam targets");
-    assert!(
-        r.benign.n > 0
-            && r.scunthorpe.n > 0
-            && r.variant_traps.n > 0
-            && r.collision_traps.n > 0
-            && r.traps.n > r.scunthorpe.n,
-        "corpus lacks benign or trap lines"
-    );
-
+/// Every assertion the measurement makes (module doc, EVASION.md), as messages; empty when all hold.
+fn failures(lines: &[Line], r: &Report) -> Vec<String> {
     let mut failures = Vec::new();
     if r.abuse.inflight < r.abuse.rustrict {
         failures.push(format!(
@@ -366,7 +348,7 @@ fn inflight_strict_word_mode_against_rustrict() {
             r.variant_traps.inflight
         ));
     }
-    for technique in per_technique_shortfalls(&lines) {
+    for technique in per_technique_shortfalls(lines) {
         failures.push(technique);
     }
     if r.false_positives.inflight * 3 > r.false_positives.rustrict {
@@ -385,6 +367,33 @@ fn inflight_strict_word_mode_against_rustrict() {
     if plain_misses > 0 {
         failures.push(format!("inflight misses {plain_misses} undisguised target(s): the pack is broken"));
     }
+    failures
+}
+
+#[test]
+fn inflight_strict_word_mode_against_rustrict() {
+    let lines = judge();
+    let r = report(&lines);
+    let table = format!("<!-- produced by `{COMMAND}` -->\n\n{}", r.table);
+    println!("\n{table}");
+    let target_dir = root().join("target");
+    std::fs::create_dir_all(&target_dir).expect("target dir");
+    std::fs::write(target_dir.join("evasion-table.md"), &table).expect("write table");
+    let misses = misses(&lines);
+    std::fs::write(target_dir.join("evasion-misses.md"), &misses).expect("write misses");
+
+    // The corpus must exercise all three kinds of line, or the figures say nothing.
+    assert!(r.abuse.n > 0 && r.all.n > r.abuse.n, "corpus lacks abuse or spam targets");
+    assert!(
+        r.benign.n > 0
+            && r.scunthorpe.n > 0
+            && r.variant_traps.n > 0
+            && r.collision_traps.n > 0
+            && r.traps.n > r.scunthorpe.n,
+        "corpus lacks benign or trap lines"
+    );
+
+    let failures = failures(&lines, &r);
     if !failures.is_empty() {
         let mut detail = String::new();
         for l in &lines {
