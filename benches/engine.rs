@@ -167,6 +167,39 @@ fn normalize(c: &mut Criterion<Clock>) {
     group.finish();
 }
 
+// ---- evasion: what strict's evasion handling costs ----
+
+/// 100 bytes of ASCII chat with a hashtag and a handle, so strict looks for compounds.
+const HASHTAG_100: &str = "@jordan_lee loved the show tonight!! #bestnightever #ThanksEveryone see you all next week";
+
+/// `strict` − `basic` on 100 bytes of ASCII (the budget: 1 µs), the same with a hashtag
+/// and a handle (compound boundaries marked), and the bundled rules' decision on each (hashtag
+/// segmentation runs only where a keyword sits inside a hashtag, so both should be close).
+fn evasion(c: &mut Criterion<Clock>) {
+    let mut group = c.benchmark_group("evasion");
+    group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    for (variant, text) in [("ascii", ASCII_100), ("hashtag", HASHTAG_100)] {
+        for level in [Level::Basic, Level::Strict] {
+            group.bench_function(format!("{}/{variant}", level.name()), |b| {
+                let mut normalized = Normalized::new();
+                b.iter(|| {
+                    normalized.normalize_into(level, black_box(text));
+                    black_box(normalized.text().len())
+                })
+            });
+        }
+    }
+    let bundled =
+        load_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules")).expect("bundled rules load").ruleset;
+    for (variant, text) in [("ascii", ASCII_100), ("hashtag", HASHTAG_100), ("glued", "#fuckthis and #therapistfinder")]
+    {
+        group.bench_function(format!("bundled-decide/{variant}"), |b| {
+            b.iter(|| black_box(bundled.evaluate(&MessageView::with_text(black_box(text))).score))
+        });
+    }
+    group.finish();
+}
+
 // ---- decide: the engine's whole decision ----
 
 fn decide(c: &mut Criterion<Clock>) {
@@ -357,6 +390,6 @@ fn request(c: &mut Criterion<Clock>) {
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(Clock::from_env());
-    targets = normalize, decide, naive, compile, request
+    targets = normalize, evasion, decide, naive, compile, request
 }
 criterion_main!(benches);

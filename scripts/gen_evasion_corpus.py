@@ -41,6 +41,7 @@ is regenerated from the same TARGETS so the two never disagree.
 from __future__ import annotations
 
 import random
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -97,7 +98,10 @@ ABUSE_TARGETS = [
 ]
 
 # `except` phrases for the pack. Only phrases a corpus line needs go here, each with its reason.
-EXCEPT: list[tuple[str, str]] = []
+EXCEPT: list[tuple[str, str]] = [
+    ("dick's sporting goods", "a shop's name: the apostrophe is a word boundary, so `Dick` is a word"),
+    ("kuntz", "a surname equal to a phonetic spelling of a form of `cunt` (`kunts` with `z`)"),
+]
 
 # --------------------------------------------------------------------------------------------
 # Sentences. Carriers hold a target (`{}`); benign and trap lines are written out whole.
@@ -314,11 +318,113 @@ TRAPS_COLLISION = [
     "whre r u",
 ]
 
+# ---- Issue 15 negatives: innocent lines of the kinds word lists trip over.
+
+DICT = Path("/usr/share/dict/american-english")  # Debian `wamerican`
+DICT_SAMPLE = 700  # ordinary dictionary words sharing a target's first three letters
+
+# Names and places people actually live in (rules/abuse.toml lists them under `except`).
+NAMES_PLACES = [
+    "Scunthorpe", "Penistone", "Clitheroe", "Cockburn", "Dickens", "Hancock", "Essex", "Sussex",
+    "Middlesex", "Assisi", "Shitterton", "Bitchfield", "Matsushita", "Cockermouth", "Dickinson",
+    "Hitchcock", "Babcock", "Wilcox", "Glasscock", "Titcomb", "Lipshitz", "Fuchs", "Dixon",
+    "Cumming", "Cockfosters", "Wankie", "Bastardo", "Slutsk", "Twatt",
+    "Kuntz", "Dickerson", "Hitchin", "Basildon", "Whoreland Farm", "Pissarro", "Sheetal",
+]
+NAME_CARRIERS = ["{}", "I live in {}", "we met {} yesterday", "{} is lovely in spring", "ask {} about it"]
+
+# Ordinary words whose letters, spelled out, hold a shorter target or a word of the packs.
+SPELLED_WORDS = [
+    "scunthorpe", "casinos", "class", "grape", "ship", "hello", "document", "assess", "cocktail",
+    "therapist", "shitake", "passion", "bitcoin", "analysis", "cucumber", "peacock", "button",
+    "titanic", "pushing", "sussex", "dickens", "hancock", "embassy", "harass", "cockpit",
+]
+SPELL_STYLES = [" ", ".", "-", "_", ". "]
+
+HASHTAGS = [
+    "#classof2025", "@assistant_bot", "#therapistfinder", "#expertsexchange", "#cocktailhour",
+    "#ScunthorpeUnited", "#penistone", "#assessmentday", "#bassguitar", "#passiton",
+    "@dickens_fan", "@hancock_official", "#sussexbythesea", "#shiitakerisotto", "#pushitrealgood",
+    "#grassroots", "#classicrock", "#documentary", "#massage", "@cockburn_j", "#peacockfeathers",
+    "#MiddlesexCounty", "#cockpitview", "#hitchcockmovies", "@bassist99", "#TitanicMovie",
+    "#assassinscreed", "#glassware", "#Scrapbooking", "#analytics", "#cumulonimbus", "#Essex2025",
+    "#shuttlecock", "#bitcoinnews", "@wankel_engines", "#retardantfoam", "#dickinsonpoems",
+    "#compass", "#harassmentfree", "#ambassador", "#shitakemushroom", "#cockatoo",
+]
+
+CODE = [
+    "let cnt = items.len();", "git push it to origin", "x->assign(y)", "shift_key = True",
+    "def assess(self): pass", "cocktail_id = 42", "SELECT * FROM class WHERE id = 1;",
+    "const passThrough = true;", "if (!assert(x)) return;", "analysis_results.csv",
+    "import Scunthorpe.data as d", "bitset[i] = 1", "npm install assemblyscript",
+    "dict.get('key')", "ssh user@host", "chmod +x pushit.sh", "#include <stdio.h>", "arr[i]++",
+    "s/class/klass/g", "matches!(c, 'a' | 'b')", "fn shift(&mut self)", "kubectl get pods",
+    "$HOME/.bashrc", "echo $PATH", "a**2 + b**2", "x = y ** 3", "count(*)", "f(x) = x^2",
+]
+
+URLS = [
+    "https://www.scunthorpe-united.co.uk/tickets", "https://example.com/cocktails?page=2",
+    "www.assessment-centre.org", "https://en.wikipedia.org/wiki/Penistone",
+    "https://github.com/user/cockpit", "http://dickens.example.org/bleak-house",
+    "https://shop.example/classic-bass", "https://t.co/aB3dE", "https://docs.rs/regex/latest",
+    "https://sussex.ac.uk/about", "www.hancock-family.net", "https://www.middlesex.edu",
+]
+
+EMAILS = [
+    "hancock@example.com", "assistant@company.org", "dick.smith@mail.example",
+    "class.rep@school.edu", "j.cockburn@uni.ac.uk", "scunthorpe.fc@club.co.uk",
+    "analyst@bank.example", "bass.player@band.example", "peacock@zoo.example",
+]
+
+CONTRACTIONS = [
+    "who're you meeting?", "he'll be late", "Ashlee's birthday is today", "she'd know",
+    "we're fine", "y'all ready?", "it's five o'clock", "they've gone home", "I'd rather not",
+    "who'd have thought", "you're right", "Cass's car", "Dick's Sporting Goods", "the boss's desk",
+    "he's got it", "we'd better go", "Sasha's class", "don't ask",
+    "can't wait", "won't happen", "ma'am", "rock 'n' roll", "it'll do",
+]
+
+EMOTICONS = [
+    ":-)", ":P", "xD", "<3", ";)", ":'(", "(╯°□°）╯︵ ┻━┻", "¯\\_(ツ)_/¯", "^_^", "o_O",
+    ":-/", "B-)", ":D", "@#$%!", "%$#@", "!@#$", "#$%&!", "?!?!", "$$$", "@@@", "***", "...",
+]
+
+# Starred words with only the first letter showing name no word: not counted as evasions.
+STARRED_ONLY = ["what the f***", "oh s***", "you b****", "that's c***", "f*** this", "a**", "d***"]
+
+
+def dictionary_traps() -> list[str]:
+    """Dictionary words holding a target, less the targets, their inflections and other listed
+    profanity (`bullshit`), plus a sample of words sharing a target's first three letters."""
+    if not DICT.exists():
+        raise SystemExit(f"{DICT} is missing: apt-get install wamerican")
+    words = sorted({w.strip() for w in DICT.read_text(encoding="utf-8").splitlines() if w.strip()})
+    profane = [t for t in ABUSE_TARGETS if " " not in t]
+    listed = (ROOT / "rules" / "lists" / "profanity.txt").read_text(encoding="utf-8").split()
+    rude = set(profane) | {w for w in listed if not w.startswith("#")}
+    rude |= {f for w in list(rude) for f in english_forms(w)}
+
+    def innocent(w: str) -> bool:
+        base = w.lower().removesuffix("'s")
+        return base not in rude and not any(base.endswith(r) or base.startswith(r) for r in ("bullshit", "dumbass", "jackass", "motherfuck"))
+
+    holding = [w for w in words if any(t in w.lower() for t in profane) and innocent(w)]
+    prefixes = {t[:3] for t in profane}
+    sharing = [w for w in words if w.lower()[:3] in prefixes and w not in holding and innocent(w) and "'" not in w]
+    rng = random.Random(SEED + 1)
+    return holding + sorted(rng.sample(sharing, min(DICT_SAMPLE, len(sharing))))
+
+
+def spelled(word: str, sep: str, upper: bool) -> str:
+    text = sep.join(word)
+    return text.upper() if upper else text
+
+
 # --------------------------------------------------------------------------------------------
 # Techniques
 # --------------------------------------------------------------------------------------------
 
-SHAPE, MARKS, REPEAT, INSERT = 1, 2, 3, 4
+FORM, SHAPE, MARKS, REPEAT, INSERT = 0, 1, 2, 3, 4
 
 Units = list[str]
 Technique = Callable[[Units, random.Random], Units]
@@ -626,6 +732,167 @@ def split(units: Units, rng: random.Random) -> Units:
     return out
 
 
+# ---- Issue 15 ("Evasion II"): techniques on single-word abuse targets only, NEW_VARIANTS lines
+# each. A technique that does not apply to a target (no `f` to write `ph`) adds no line.
+
+NEW_VARIANTS = 8
+
+
+def single_word(units: Units) -> bool:
+    return " " not in units
+
+
+def english_forms(word: str) -> list[str]:
+    """Regular English inflections, as src/rules/variants.rs `english_forms` makes them before its
+    common-word guard: plural, -ed, -ing, -in, -er, -ers, -y; final e dropped, consonant doubled."""
+    vowels = "aeiou"
+    consonant_y = word.endswith("y") and word[-2:-1] not in vowels
+    if word.endswith(("s", "x", "z", "sh", "ch")):
+        plural = word + "es"
+    elif consonant_y:
+        plural = word[:-1] + "ies"
+    else:
+        plural = word + "s"
+    doubles = word[-1] not in vowels + "wxy" and word[-2:-1] in tuple(vowels) and word[-3:-2] not in vowels
+    stem = word[:-1] if word.endswith("e") and not word.endswith("ee") else word + word[-1] if doubles else word
+    y_stem = word[:-1] + "i" if consonant_y else stem
+    return [plural, y_stem + "ed", stem + "ing", stem + "in", y_stem + "er", y_stem + "ers", stem + "y"]
+
+
+COMMON_WORDS = {
+    line.strip()
+    for line in (ROOT / "src" / "rules" / "common_words.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+}
+
+
+def counted_forms(word: str) -> list[str]:
+    """The inflections a target line may use. Labelling choice: a form other than the plural that
+    is itself a common English word (`cocked`, `cocky`, `retarded`, `bitching`) is left out: it
+    usually means something else, and inflight's guard does not make it either."""
+    forms = english_forms(word)
+    collapse = lambda w: re.sub(r"(.)\1+", r"\1", w)  # noqa: E731 (as strict writes it)
+    return [f for i, f in enumerate(forms) if i == 0 or collapse(f) not in COMMON_WORDS]
+
+
+@technique("inflection", FORM)
+def inflection(units: Units, rng: random.Random) -> Units:
+    """A regular inflection of the target: fucking, bitches, shitty, wankers (forms = "en")."""
+    if not single_word(units):
+        return units
+    return list(rng.choice(counted_forms("".join(units))))
+
+
+def word_with_companion(word: str, rng: random.Random) -> str:
+    """The target glued to an ordinary word, as hashtags and handles are written."""
+    other = rng.choice(["this", "that", "life", "you", "off", "show", "face", "fest", "monday", "everyone", "fan"])
+    style = rng.choice(["#lower", "#Camel", "@snake", "#digits", "@Camel", "#snake"])
+    if style == "#lower":
+        return "#" + rng.choice([word + other, other + word]) if other in ("this", "you") else "#" + word + other
+    if style in ("#Camel", "@Camel"):
+        return style[0] + word.capitalize() + other.capitalize()
+    if style in ("@snake", "#snake"):
+        return style[0] + word + "_" + other
+    return "#" + word + rng.choice(["2025", "69", "247", "4life"])
+
+
+@technique("hashtag", INSERT)
+def hashtag(units: Units, rng: random.Random) -> Units:
+    """A word inside a hashtag or handle: #fuckthis, #ShitShow, @bitch_face, #cunt2025."""
+    if not single_word(units):
+        return units
+    return [word_with_companion("".join(units), rng)]
+
+
+PHONETIC = [
+    lambda w: w.replace("f", "ph"),
+    lambda w: w.replace("ck", "k"),
+    lambda w: w[:-2] + "q" if w.endswith("ck") else w,
+    lambda w: "".join("k" if c == "c" and w[i + 1 : i + 2] not in ("e", "i", "y", "h", "k") else c for i, c in enumerate(w)),
+    lambda w: w.replace("s", "z"),
+    lambda w: w[:-2] + "a" if w.endswith("er") else w,
+    lambda w: w.replace("itch", rng_choice_itch(w)),
+]
+
+
+def rng_choice_itch(word: str) -> str:
+    return "iatch" if len(word) % 2 else "iotch"
+
+
+@technique("phonetic", SHAPE)
+def phonetic(units: Units, rng: random.Random) -> Units:
+    """Sound-alike spellings: phuck, fuk, fuq, kunt, azzhole, wanka, biatch."""
+    if not single_word(units):
+        return units
+    word = "".join(units)
+    rules = [r for r in PHONETIC if r(word) != word]
+    if not rules:
+        return units
+    for rule in rng.sample(rules, k=min(len(rules), rng.choice([1, 1, 2]))):
+        word = rule(word)
+    return list(word)
+
+
+MASKS = ["*", "*", "*", "#", "@", "$", "%", "!"]
+
+
+@technique("masked", SHAPE)
+def masked(units: Units, rng: random.Random) -> Units:
+    """Two or more inner letters masked, first and last kept: f**k, b***h, c##t, a**hole."""
+    if not single_word(units) or len(units) < 4:
+        return units
+    inner = list(range(1, len(units) - 1))
+    chosen = set(rng.sample(inner, k=rng.randint(2, len(inner))))
+    mark = rng.choice(MASKS)
+    return [mark if i in chosen else u for i, u in enumerate(units)]
+
+
+@technique("split_one", INSERT)
+def split_one(units: Units, rng: random.Random) -> Units:
+    """A split that leaves a one-letter piece: f uck, fuc k, b itch."""
+    if not single_word(units):
+        return units
+    cut = rng.choice([1, len(units) - 1])
+    return units[:cut] + [" "] + units[cut:]
+
+
+EMOJI_LETTERS = {
+    "c": ["\u00a9"],
+    "r": ["\u00ae"],
+    "t": ["\u271d\ufe0f", "\u2020", "7\ufe0f\u20e3"],
+    "s": ["\U0001f4b2", "5\ufe0f\u20e3"],
+    "o": ["\u2b55", "\U0001f17e\ufe0f", "0\ufe0f\u20e3"],
+    "x": ["\u274c"],
+    "i": ["\u2757", "1\ufe0f\u20e3"],
+    "a": ["4\ufe0f\u20e3"],
+    "e": ["3\ufe0f\u20e3"],
+}
+
+
+@technique("emoji", SHAPE)
+def emoji(units: Units, rng: random.Random) -> Units:
+    """Letters written as emoji and symbols: ©, ®, ✝️, 💲, ⭕, ❗, keycap digits (1️⃣ for i)."""
+    return map_some(units, rng, 0.5, EMOJI_LETTERS)
+
+
+@technique("sep_doubled", INSERT)
+def sep_doubled(units: Units, rng: random.Random) -> Units:
+    """Doubled or spaced separators: f..u..c..k, f - u - c - k, f__u__c__k."""
+    mark = rng.choice(["..", "--", "__", "**", " - ", " . ", ".-", "~~"])
+    return join_letters(units, rng, lambda: mark, lambda: " ")
+
+
+@technique("vowels_dropped", SHAPE)
+def vowels_dropped(units: Units, rng: random.Random) -> Units:
+    """Every inner vowel left out, typed plainly: fck, mthrfckr, btch."""
+    if not single_word(units):
+        return units
+    kept = [u for i, u in enumerate(units) if i in (0, len(units) - 1) or u not in "aeiou"]
+    return kept if len(kept) >= 3 else units
+
+
+NEW_TECHNIQUES = ["inflection", "hashtag", "phonetic", "masked", "split_one", "emoji", "sep_doubled", "vowels_dropped"]
+
 # Combinations: technique names, applied in stage order whatever order they are listed in.
 COMBOS = [
     ("leet", "sep_dot"),
@@ -642,6 +909,10 @@ COMBOS = [
     ("math", "repeats", "zero_width"),
     ("case", "diacritics", "sep_underscore"),
     ("leet", "confusables", "repeats"),
+    ("inflection", "leet"),
+    ("phonetic", "repeats"),
+    ("masked", "case"),
+    ("inflection", "sep_dot"),
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -678,7 +949,10 @@ def corpus() -> list[tuple[str, str, str, str]]:
     for targets, carriers in ((SPAM_TARGETS, SPAM_CARRIERS), (ABUSE_TARGETS, ABUSE_CARRIERS)):
         for target in targets:
             for name in TECHNIQUES:
-                for _ in range(VARIANTS):
+                new = name in NEW_TECHNIQUES
+                if new and targets is SPAM_TARGETS:
+                    continue
+                for _ in range(NEW_VARIANTS if new else VARIANTS):
                     disguised = apply((name,), target, rng)
                     # A technique with nothing to change in this target (leet on "fuck") adds no line.
                     if disguised != target or name == "plain":
@@ -699,6 +973,27 @@ def corpus() -> list[tuple[str, str, str, str]]:
         add("trap", "variant", "", sentence)
     for sentence in TRAPS_COLLISION:
         add("trap", "collision", "", sentence)
+    for word in dictionary_traps():
+        add("trap", "dictionary", "", word)
+    for name in NAMES_PLACES:
+        for carrier in rng.sample(NAME_CARRIERS, 3):
+            add("trap", "names", "", carrier.format(name))
+    for word in SPELLED_WORDS:
+        for sep in SPELL_STYLES:
+            add("trap", "spelled", "", spelled(word, sep, rng.random() < 0.4))
+    for kind, items in (("hashtags", HASHTAGS), ("code", CODE), ("urls", URLS), ("emails", EMAILS)):
+        for item in items:
+            add("trap", kind, "", item)
+            add("trap", kind, "", rng.choice(["see ", "look: ", "", "fyi "]) + item + rng.choice(["", " thanks", " !"]))
+    for _ in range(120):
+        add("trap", "hex", "", "".join(rng.choice("0123456789abcdef") for _ in range(rng.choice([7, 12, 40]))))
+    for sentence in CONTRACTIONS:
+        add("trap", "contractions", "", sentence)
+    for face in EMOTICONS:
+        add("trap", "emoticons", "", face)
+        add("trap", "emoticons", "", rng.choice(["ok ", "lol ", "fine "]) + face)
+    for sentence in STARRED_ONLY:
+        add("trap", "starred_only", "", sentence)
     return rows
 
 
@@ -747,6 +1042,7 @@ def rules_toml() -> str:
         f"keywords = {toml_list(ABUSE_TARGETS)}\n"
         'match = "word"\n'
         'normalize = "strict"\n'
+        'forms = "en"\n'
         + (f"except = {toml_list([p for p, _ in EXCEPT])}\n" if EXCEPT else "")
         + 'tags = ["abuse"]\n'
     )

@@ -14,9 +14,9 @@ use regex_syntax::hir::Hir;
 use toml::Spanned;
 
 use super::matcher::LevelBuilder;
-use super::model::{CondValue, Conditions, Field, ListDef, MatchMode, PackFile, RuleDef};
+use super::model::{CondValue, Conditions, Field, Forms, ListDef, MatchMode, PackFile, RuleDef};
 use super::normalize::{Level, normalize_keyword};
-use super::variants::strict_variants;
+use super::variants::{english_forms, is_collapse_target, strict_variants};
 use super::{Case, Clause, Condition, Example, Rule, Ruleset};
 use crate::error::{Diagnostic, LineIndex, LoadError, Position};
 use crate::message::{ConditionKey, Test};
@@ -335,6 +335,15 @@ impl Compiler {
                 );
                 self.warning(file, pos, rid, message);
             }
+            if let Some(word) = collapses_into_common_word(level, source, &normalized) {
+                let message = format!(
+                    "keyword \"{source}\" becomes \"{normalized}\" at `strict`, the common word \"{word}\": it will hit \
+                     every \"{word}\"; put it in a rule with normalize = \"standard\", or list phrases that stay \
+                     distinct instead, such as \"{}\"",
+                    distinct_suggestion(source)
+                );
+                self.warning(file, pos, rid, message);
+            }
             if !seen.insert(normalized.clone()) {
                 let message = format!("keyword \"{source}\" repeats (as \"{normalized}\" after normalization)");
                 self.warning(file, pos, rid, message);
@@ -390,7 +399,8 @@ impl Compiler {
         except
     }
 
-    /// Adds a checked rule's keywords (and their strict variants) and regexes to its level.
+    /// Adds a checked rule's keywords (with their forms and strict variants) and regexes to its
+    /// level.
     fn add_patterns(&mut self, def: &RuleDef, rule_index: u32, keywords: &[RuleKeyword], regexes: Vec<(Regex, Hir)>) {
         let level = def.normalize;
         let builder = self.levels.entry(level).or_insert_with(|| LevelBuilder::new(level));
@@ -400,13 +410,31 @@ impl Compiler {
             }
             builder.add_keyword(k.normalized.clone(), rule_index, def.match_mode, &k.source);
         }
+        // Each keyword with its inflections (`forms = "en"`, word mode): the words variants and
+        // masked words are made from.
+        let written: Vec<(&str, String)> = keywords
+            .iter()
+            .flat_map(|k| {
+                let forms = if def.forms == Some(Forms::En) && def.match_mode == MatchMode::Word {
+                    english_forms(&k.source)
+                } else {
+                    Vec::new()
+                };
+                std::iter::once((k.source.as_str(), k.source.clone()))
+                    .chain(forms.into_iter().map(|f| (k.source.as_str(), f)))
+            })
+            .collect();
+        for (source, form) in written.iter().filter(|(source, form)| source != form) {
+            builder.add_keyword(normalize_keyword(level, form), rule_index, def.match_mode, source);
+        }
         // After every keyword, so a keyword the rule lists itself (`fck`) is explained as that
         // keyword, not as a variant of another (`fuck`).
         if level == Level::Strict && def.match_mode == MatchMode::Word {
-            for k in keywords {
-                for variant in strict_variants(&k.source) {
-                    builder.add_variant(variant.text, rule_index, def.match_mode, &k.source, variant.censored);
+            for (source, form) in &written {
+                for variant in strict_variants(form) {
+                    builder.add_variant(variant.text, rule_index, def.match_mode, source, variant.censored);
                 }
+                builder.add_masked(rule_index, form, &normalize_keyword(level, form));
             }
         }
         for (regex, hir) in regexes {
@@ -498,6 +526,22 @@ impl Compiler {
         };
         Ok(Loaded { ruleset, warnings: self.diags })
     }
+}
+
+/// At `strict`, the common word a keyword turns into when strict collapses its repeated letters
+/// (`ass` → `as`, `butt` → `but`), if it does: the keyword would hit that word everywhere.
+fn collapses_into_common_word(level: Level, source: &str, normalized: &str) -> Option<String> {
+    if level != Level::Strict || normalized.contains(' ') {
+        return None;
+    }
+    let changed = normalize_keyword(Level::Standard, source) != normalized;
+    (changed && is_collapse_target(normalized)).then(|| normalized.to_owned())
+}
+
+/// What to list instead of a keyword that collapses into a common word: a phrase with it (`your
+/// ass`), which the common word alone does not make.
+fn distinct_suggestion(source: &str) -> String {
+    format!("your {source}")
 }
 
 /// At `strict`, a multi-word keyword also matches with its spaces removed, because strict

@@ -12,8 +12,12 @@ use regex_automata::meta;
 use regex_automata::{Input, PatternSet};
 use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
 
+use std::collections::HashSet;
+
+use super::compounds::every_segmentation_has;
 use super::model::{Field, MatchMode};
 use super::normalize::{Level, Normalized, is_word_char};
+use super::variants::{is_common_word, masked_fits, masked_letters};
 
 /// Which rules own a keyword pattern, and how they spelled it.
 #[derive(Debug)]
@@ -25,6 +29,22 @@ pub(crate) struct KeywordOwner {
     /// A censored variant (`fck` for `fuck`): it hits only where strict removed a symbol
     /// inside it (`Normalized::removed_inside`).
     pub censored: bool,
+    /// The keyword was written with an apostrophe, so its hit may cross one strict removed.
+    pub apostrophe: bool,
+}
+
+/// A keyword a masked word (`f**k`) may stand for: its letters as `standard` writes them,
+/// leetspeak undone, and the pattern and owner that explain the hit.
+#[derive(Debug)]
+pub(crate) struct MaskedKeyword {
+    letters: Vec<char>,
+    pattern: u32,
+    owner: u32,
+}
+
+/// Whether the apostrophe-like characters strict removes inside words appear in `s`.
+fn has_apostrophe(s: &str) -> bool {
+    s.contains(['\'', '\u{2019}', '\u{2018}', '\u{02BC}', '\u{00B4}', '`'])
 }
 
 #[derive(Debug)]
@@ -65,6 +85,11 @@ pub(crate) struct LevelMatcher {
     keywords: Option<AhoCorasick>,
     /// Pattern id → owners. A keyword shared by several rules is one pattern.
     pub keyword_owners: Vec<Vec<KeywordOwner>>,
+    /// Keywords of `strict` word-mode rules that a masked word may stand for.
+    masked: Vec<MaskedKeyword>,
+    /// At `strict`: the single-word keyword patterns, the dictionary (with the common words) for
+    /// segmenting hashtags and handles.
+    segment_words: HashSet<String>,
     /// Every regex of the level at once, with Unicode word boundaries removed: a superset of what
     /// the real regexes match, which the lazy DFA can run on any text. Only the regexes it flags
     /// are run for real.
@@ -81,6 +106,8 @@ pub(crate) struct LevelBuilder {
     keyword_ids: std::collections::HashMap<String, usize>,
     keyword_patterns: Vec<String>,
     keyword_owners: Vec<Vec<KeywordOwner>>,
+    /// (rule, keyword as written, its normalized pattern) for masked words.
+    masked: Vec<(u32, String, String)>,
     regexes: Vec<RegexPattern>,
     regex_hirs: Vec<Hir>,
 }
@@ -100,9 +127,16 @@ impl LevelBuilder {
             keyword_ids: Default::default(),
             keyword_patterns: Vec::new(),
             keyword_owners: Vec::new(),
+            masked: Vec::new(),
             regexes: Vec::new(),
             regex_hirs: Vec::new(),
         }
+    }
+
+    /// Lets a masked word (`f**k`) whose shape fits `written` (a keyword or one of its forms)
+    /// hit `rule`, explained by `pattern`, a keyword pattern the rule already added.
+    pub fn add_masked(&mut self, rule: u32, written: &str, pattern: &str) {
+        self.masked.push((rule, written.to_owned(), pattern.to_owned()));
     }
 
     /// Adds a normalized keyword for `rule`. The same rule adding the same pattern twice is
@@ -125,7 +159,13 @@ impl LevelBuilder {
         match owners.iter_mut().find(|o| o.rule == rule) {
             // The same text reached plainly too: it hits without a removed symbol.
             Some(existing) => existing.censored &= censored,
-            None => owners.push(KeywordOwner { rule, mode, source: source.to_owned(), censored }),
+            None => owners.push(KeywordOwner {
+                rule,
+                mode,
+                source: source.to_owned(),
+                censored,
+                apostrophe: has_apostrophe(source),
+            }),
         }
     }
 
@@ -167,14 +207,38 @@ impl LevelBuilder {
                 .map_err(|e| format!("the regexes of level {} together are too large: {e}", self.level.name()))?;
             Some(re)
         };
+        let masked = self.masked_keywords();
+        let segment_words = if self.level == Level::Strict {
+            self.keyword_patterns.iter().filter(|p| !p.contains(' ')).cloned().collect()
+        } else {
+            HashSet::new()
+        };
         Ok(LevelMatcher {
             level: self.level,
             keywords,
             keyword_owners: self.keyword_owners,
+            masked,
+            segment_words,
             prefilter,
             regexes: self.regexes,
             fields: Vec::new(),
         })
+    }
+}
+
+impl LevelBuilder {
+    /// Resolves `add_masked` entries to their pattern and owner.
+    fn masked_keywords(&self) -> Vec<MaskedKeyword> {
+        let mut out = Vec::new();
+        for (rule, written, pattern) in &self.masked {
+            let Some(letters) = masked_letters(written) else { continue };
+            let Some(&id) = self.keyword_ids.get(pattern) else { continue };
+            let owner = self.keyword_owners.get(id).and_then(|o| o.iter().position(|o| o.rule == *rule));
+            if let Some(owner) = owner {
+                out.push(MaskedKeyword { letters, pattern: id as u32, owner: owner as u32 });
+            }
+        }
+        out
     }
 }
 
@@ -190,8 +254,9 @@ impl LevelMatcher {
                 let Some(owners) = self.keyword_owners.get(pattern) else { continue };
                 for (i, owner) in owners.iter().enumerate() {
                     if wants(owner.rule)
-                        && mode_holds(owner.mode, normalized, m.start(), m.end())
+                        && self.sits(owner.mode, normalized, m.start(), m.end())
                         && (!owner.censored || normalized.removed_inside(m.start(), m.end()))
+                        && (owner.apostrophe || !normalized.apostrophe_inside(m.start(), m.end()))
                     {
                         out.push(RawHit {
                             rule: owner.rule,
@@ -203,6 +268,7 @@ impl LevelMatcher {
                 }
             }
         }
+        self.search_masked(normalized, wants, out);
         if let Some(prefilter) = &self.prefilter {
             // Most messages match no regex: one cheap leftmost search settles that before the
             // overlapping search that names every candidate.
@@ -241,6 +307,40 @@ impl LevelMatcher {
         }
     }
 
+    /// Whether a keyword hit sits as its mode requires: `mode_holds`, or in `word` mode at
+    /// `strict`, a keyword every reading of a hashtag or handle has (`#fuckthis`, `compounds`).
+    fn sits(&self, mode: MatchMode, normalized: &Normalized, start: usize, end: usize) -> bool {
+        if mode_holds(mode, normalized, start, end) {
+            return true;
+        }
+        if mode != MatchMode::Word || self.level != Level::Strict {
+            return false;
+        }
+        let Some((lo, hi)) = normalized.compound_around(start, end) else { return false };
+        let Some(run) = normalized.text().get(lo..hi) else { return false };
+        let is_word = |w: &str| is_common_word(w) || self.segment_words.contains(w);
+        every_segmentation_has(run, start - lo, end - lo, &is_word)
+    }
+
+    /// Masked words (`f**k`, `b***h`) whose shape fits a keyword of a strict word-mode rule.
+    fn search_masked(&self, normalized: &Normalized, wants: &dyn Fn(u32) -> bool, out: &mut Vec<RawHit>) {
+        for word in normalized.masked_words() {
+            for keyword in self.masked.iter().filter(|k| masked_fits(&word.shape, &k.letters)) {
+                let owner =
+                    self.keyword_owners.get(keyword.pattern as usize).and_then(|o| o.get(keyword.owner as usize));
+                let Some(owner) = owner else { continue };
+                if wants(owner.rule) && mode_holds(owner.mode, normalized, word.start, word.end) {
+                    out.push(RawHit {
+                        rule: owner.rule,
+                        start: word.start,
+                        end: word.end,
+                        pattern: PatternRef::Keyword(keyword.pattern, keyword.owner),
+                    });
+                }
+            }
+        }
+    }
+
     /// The pattern as the operator wrote it.
     pub fn pattern_source(&self, pattern: PatternRef) -> &str {
         match pattern {
@@ -268,11 +368,10 @@ pub(crate) fn mode_holds(mode: MatchMode, normalized: &Normalized, start: usize,
     let text = normalized.text();
     let starts_word = || {
         !text.get(..start).and_then(|s| s.chars().next_back()).is_some_and(is_word_char)
-            || normalized.is_soft_boundary(start)
+            || normalized.is_boundary(start)
     };
-    let ends_word = || {
-        !text.get(end..).and_then(|s| s.chars().next()).is_some_and(is_word_char) || normalized.is_soft_boundary(end)
-    };
+    let ends_word =
+        || !text.get(end..).and_then(|s| s.chars().next()).is_some_and(is_word_char) || normalized.is_boundary(end);
     match mode {
         MatchMode::Substring => true,
         MatchMode::Word => starts_word() && ends_word(),
@@ -355,16 +454,23 @@ mod tests {
             // (mode, original, keyword as normalized, want)
             (MatchMode::Word, "what a c u n t", "cunt", true),
             (MatchMode::Word, "you are a f u c k i n g idiot", "fucking", true),
-            (MatchMode::Word, "you are a f u c k i n g idiot", "fuck", true),
+            // A spelled-out word keeps its own boundaries (issue 15): `f u c k i n g` is the word
+            // `fucking`, not `fuck`, just as `fucking` typed plainly is.
+            (MatchMode::Word, "you are a f u c k i n g idiot", "fuck", false),
             (MatchMode::Word, "I s h i t you not", "shit", true),
             (MatchMode::Word, "a s s h o l e", "ashole", true),
-            (MatchMode::Word, "s c u n t h o r p e", "cunt", true),
+            // The Scunthorpe leak closed: spelled out letter by letter it is still one word.
+            (MatchMode::Word, "s c u n t h o r p e", "cunt", false),
+            (MatchMode::Word, "S-C-U-N-T-H-O-R-P-E", "cunt", false),
+            (MatchMode::Word, "c.a.s.i.n.o.s", "casino", false),
+            (MatchMode::Word, "f u c k", "fuck", true),
             (MatchMode::Word, "Scunthorpe", "cunt", false),
             (MatchMode::Word, "cocktail", "cock", false),
             (MatchMode::Word, "what acunt", "cunt", false),
             (MatchMode::Prefix, "what a c u n t s", "cunt", true),
             (MatchMode::Prefix, "what acunts", "cunt", false),
-            (MatchMode::Suffix, "a c u n t s x", "cunts", true),
+            // After the leading one-letter word the run is one word: `cuntsx`.
+            (MatchMode::Suffix, "a c u n t s x", "cunts", false),
             (MatchMode::Suffix, "acuntsx", "cunts", false),
             (MatchMode::Prefix, "s.h.i.t.head", "head", true),
             (MatchMode::Prefix, "shithead", "head", false),

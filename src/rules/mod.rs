@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod compile;
+pub mod compounds;
 pub mod eval;
 pub(crate) mod matcher;
 pub mod model;

@@ -106,6 +106,9 @@ pub struct RuleDef {
     /// The normalization level the rule matches at.
     #[serde(default)]
     pub normalize: Level,
+    /// `forms = "en"`: word-mode keywords also match their English inflections
+    /// (`variants::english_forms`).
+    pub forms: Option<Forms>,
     /// Which strings of the message the rule reads (default: `text`).
     pub fields: Option<Vec<Field>>,
     /// Every key must hold for the rule to be evaluated.
@@ -129,6 +132,14 @@ pub struct RuleDef {
     pub mode: Mode,
     /// `examples.match` and `examples.no_match`, run by `inflight test`.
     pub examples: Option<Examples>,
+}
+
+/// Which inflections a rule's keywords also match (`forms = "en"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forms {
+    /// Regular English inflections: plural, `-ed`, `-ing`, `-er`, `-ers`, `-y`.
+    En,
 }
 
 /// How a keyword must sit in the (normalized) text.

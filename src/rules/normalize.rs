@@ -47,11 +47,20 @@
 //!
 //! Applied to the `standard` text, in this order:
 //!
-//! 1. Leetspeak: `0→o 1→i 3→e 4→a 5→s 7→t @→a $→s`, everywhere (so `$hit` is a word).
+//! 1. Leetspeak: `0→o 1→i 3→e 4→a 5→s 7→t @→a $→s`, and emoji and symbol letters (`©→c
+//!    ®→r ✝→t †→t 💲→s ⭕→o ❌→x ✖→x ❗→i ❕→i`; a keycap digit is already its digit at
+//!    `standard`, so `1️⃣` is `i`), everywhere (so `$hit` is a word), except that `@` and `$` stay
+//!    symbols in a token (a run without whitespace) with no other word character: a grawlix
+//!    (`@#$%!`) is not the word `as`. The marks after an emoji letter go, as `standard` drops a
+//!    letter's marks.
 //! 2. The text is cut into *words* (runs of word characters, [`is_word_char`]) and *gaps* (runs
 //!    of anything else; a combining character belongs to the run of the character it follows).
 //!    A gap without a space between two words is removed: `f-r_e*e`, `fr.ee`, `don't`. A gap
-//!    at either end of the text is kept (`free!`).
+//!    at either end of the text is kept (`free!`). An apostrophe removed between two words, one
+//!    of them longer than a letter (`don't`, `who're`, `Ashlee's`), is recorded: it is a word
+//!    boundary, no keyword hit may cross it ([`Normalized::apostrophe_inside`]; a keyword written
+//!    with an apostrophe may), and it is not a removed symbol (so `Ashlee's` → `ashles` is no
+//!    censored `assholes`).
 //! 3. Words joined by step 2 that are one letter once repeats collapse (`f`, `ee`) are *single*.
 //!    Where at least three singles follow each other, the gaps between them are removed
 //!    (`f r e e m o n e y`, `f. r. e. e`, `get f r e e stuff` → `get free stuff`); two singles
@@ -63,23 +72,47 @@
 //!
 //! # Soft boundaries (`strict`)
 //!
-//! Joining spelled-out letters can glue a real one-letter word to the word after it: `what a c u
-//! n t` → `what acunt`, `I s h i t you not` → `ishit you not`, and a `word` keyword `cunt` would
-//! then sit inside a longer word. So strict records *soft boundaries*
-//! ([`Normalized::is_soft_boundary`]): wherever at least two words of one letter (once repeats
-//! collapse, as in step 3) follow each other joined by removed gaps, spaced or not (`a c u n t`,
-//! `f.r.e.e`, `f-r_e*e`), the start of each of them and the end of the run. Word, prefix and
-//! suffix modes accept a soft boundary as a word boundary. Consequences, accepted:
+//! A spelled-out word keeps its own word boundaries: wherever at least two words of one letter
+//! (once repeats collapse, as in step 3) follow each other joined by removed gaps, spaced or not
+//! (`f u c k`, `f.r.e.e`, `f-r_e*e`), strict records a *soft boundary*
+//! ([`Normalized::is_soft_boundary`]) at the start and the end of the run, so the joined word is a
+//! word even where it meets a longer one (`f.u.c.k.ing`). Inside the run there is one more, only
+//! after a first letter that is the word `a` or `i`: joining can glue such a real one-letter word
+//! to the next (`what a c u n t` → `what acunt`, `I s h i t you not` → `ishit you not`).
+//! Word, prefix and suffix modes accept a soft boundary as a word boundary. Consequences:
 //!
 //! - `a c u n t` holds the word `cunt`; `a s s h o l e` → `ashole` still holds `asshole`.
-//! - `f u c k i n g` → `fucking` also holds the word `fuck`, and `f.u.c.k.ing` too (the run's end
-//!   meets `ing`).
-//! - `s c u n t h o r p e`, spelled letter by letter, holds `cunt`.
+//! - `S-C-U-N-T-H-O-R-P-E` holds no `cunt`, `c.a.s.i.n.o.s` no `casino`, `c l a s s` no `as`,
+//!   and `f u c k i n g` no `fuck` (but the word `fucking`, as typed plainly); `f.u.c.k.ing`
+//!   holds `fuck` (the run's end meets `ing`).
 //! - Words written normally (`Scunthorpe`, `assessment`, `cocktail`) have none, nor do gaps
-//!   removed between a longer word and a lone one-letter word (`fr.ee`, `don't`), so nothing
-//!   changes for them.
+//!   removed between a longer word and a lone one-letter word (`fr.ee`, `don't`).
 //!
 //! `except` phrases and keyword normalization ([`normalize_keyword`]) do not use them.
+//!
+//! # Masked words (`strict`)
+//!
+//! Words joined across mask symbols (`* # @ $ % ! ? - + .`) are recorded with their *shape*
+//! ([`MaskedWord`], [`Normalized::masked_words`]): the `standard` characters, leetspeak undone,
+//! each inner mask symbol written `?` (`f**k` → `f??k`, `b***h`, `c##t`, `sh!t`; a single word
+//! with `@` or `$` inside: `f$$k`). Its first and last characters must be letters, so a fully
+//! starred word (`f***`, `s***`) and a grawlix are none; nor is a spelled-out word (one-letter
+//! words with one symbol between each: `f.u.c.k`). The matcher lets a shape stand for a keyword
+//! of the same length with the same visible letters. Only looked for when strict removed a
+//! symbol or the text holds `@` or `$`.
+//!
+//! # Compounds (`strict`)
+//!
+//! When the original holds a hashtag or handle, an underscore, an upper-case letter after a
+//! lower-case one, or a letter beside a digit (one pass over the bytes; otherwise nothing more is
+//! done), strict records word boundaries inside words ([`Normalized::is_boundary`]): camel case
+//! (`Shit|Show`), an underscore between words of two letters or more (`bitch|face`, not
+//! `f_u_c_k`), a letter beside a number that is not leetspeak (two digits or more, a `2 6 8 9`, or
+//! one digit between words of three letters or more: `fuck|2025`, `bitch|4life`, not `sh1t`),
+//! both sides of a letter whose collapsed run hides one of these (`Pussy|You` → `pusyou`), and
+//! where a hashtag's or handle's word starts (`@bitch_face` → `a|bitchface`). It also records
+//! the word part of each hashtag and handle ([`Normalized::compound_around`]): inside it, a
+//! glued lower-case run is segmented by `compounds.rs`.
 //!
 //! # Speed
 //!
@@ -141,7 +174,30 @@ pub struct Normalized {
     /// Where strict removed punctuation inside a word (`f*ck` → `fck`: offset 1): sorted
     /// normalized byte offsets. Usually empty.
     removed: Vec<u32>,
+    /// Where strict removed an apostrophe inside a word (`who're` → `whore`: offset 3): a word
+    /// boundary that no keyword hit may cross (module doc, "Apostrophes"). Usually empty.
+    apostrophes: Vec<u32>,
+    /// Words strict joined across mask symbols (`f**k`), with their shapes. Usually empty.
+    masked: Vec<MaskedWord>,
+    /// Word boundaries inside compounds (`Shit|Show`, `bitch|face`, `fuck|69`, after a hashtag's
+    /// `#` or a handle's `@`): sorted normalized offsets. Usually empty.
+    parts: Vec<u32>,
+    /// The word parts of hashtags and handles, `[start, end)` in the normalized text, where a
+    /// glued lower-case compound may be segmented (`compounds`). Usually empty.
+    compounds: Vec<(u32, u32)>,
     scratch: Scratch,
+}
+
+/// A word `strict` joined across mask symbols inside it (`f**k`, `b***h`, `c##t`, `sh*t`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskedWord {
+    /// Where it starts in the normalized text.
+    pub start: usize,
+    /// Where it ends in the normalized text.
+    pub end: usize,
+    /// Its characters in the `standard` text, leetspeak undone, each inner mask symbol (`* # @ $
+    /// % ! ? - + .`) written `?`: `f??k`, `b???h`, `sh?t`.
+    pub shape: String,
 }
 
 /// Buffers reused from one call to the next.
@@ -168,6 +224,11 @@ struct Segment {
     letters: u32,
     first: char,
     last: char,
+    /// A gap that is one apostrophe between two words, one of them longer than a letter.
+    apostrophe: bool,
+    /// Where the segment starts and ends in the strict output (set by phase 4).
+    out_start: u32,
+    out_end: u32,
 }
 
 /// Words joined by removed gaps, up to segment `last`, with their letter count.
@@ -196,6 +257,10 @@ impl Normalized {
         self.origin.clear();
         self.soft.clear();
         self.removed.clear();
+        self.apostrophes.clear();
+        self.masked.clear();
+        self.parts.clear();
+        self.compounds.clear();
         self.original_len = offset(original.len());
         // Most chat is ASCII, where basic and standard are lowercasing and whitespace collapsing:
         // one tight loop instead of the piece machinery (about half the time).
@@ -207,8 +272,48 @@ impl Normalized {
             Level::Standard | Level::Strict => self.fold(original, true),
         }
         if level == Level::Strict {
-            self.strict();
+            let cues = Cues::of(original);
+            self.strict(cues.symbols);
+            if cues.compound {
+                self.mark_compounds(original);
+            }
         }
+    }
+
+    /// Whether byte `offset` of the normalized text is a word boundary that strict found inside
+    /// a run of word characters: a soft boundary, an apostrophe strict removed (`who|re`), or a
+    /// boundary inside a compound (`Shit|Show`, `bitch_|face`, `#|fuckthis`). Word, prefix and
+    /// suffix modes accept it like a non-word character. Always false below `strict`.
+    pub fn is_boundary(&self, offset: usize) -> bool {
+        let Ok(o) = u32::try_from(offset) else { return false };
+        let has = |list: &Vec<u32>| !list.is_empty() && list.binary_search(&o).is_ok();
+        has(&self.soft) || has(&self.apostrophes) || has(&self.parts)
+    }
+
+    /// Whether strict removed an apostrophe strictly inside `[start, end)`: a keyword hit there
+    /// would join two words (`who're` → `whore`), so it does not count, unless the keyword was
+    /// written with an apostrophe itself.
+    pub fn apostrophe_inside(&self, start: usize, end: usize) -> bool {
+        let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(end)) else { return false };
+        let first_after = self.apostrophes.partition_point(|&o| o <= start);
+        self.apostrophes.get(first_after).is_some_and(|&o| o < end)
+    }
+
+    /// The words strict joined across mask symbols (`f**k`), in text order.
+    pub fn masked_words(&self) -> &[MaskedWord] {
+        &self.masked
+    }
+
+    /// When `[start, end)` lies inside the word part of a hashtag or handle: the run around it
+    /// between the compound boundaries nearest to it (`fuckthis` in `#fuckthis_now`), as a
+    /// normalized span. `None` elsewhere.
+    pub fn compound_around(&self, start: usize, end: usize) -> Option<(usize, usize)> {
+        let (s, e) = (u32::try_from(start).ok()?, u32::try_from(end).ok()?);
+        let &(a, b) = self.compounds.iter().find(|&&(a, b)| a <= s && e <= b)?;
+        let below = self.parts.partition_point(|&o| o <= s);
+        let lo = below.checked_sub(1).and_then(|i| self.parts.get(i)).map_or(a, |&o| o.max(a));
+        let hi = self.parts.get(self.parts.partition_point(|&o| o < e)).map_or(b, |&o| o.min(b));
+        Some((lo as usize, hi as usize))
     }
 
     /// Whether byte `offset` of the normalized text is a soft boundary: the start or end of a run
@@ -330,18 +435,128 @@ impl Normalized {
 
     /// `strict`, on top of the `standard` text: leetspeak, separators, repeats (module doc), in
     /// four phases over the words and gaps of the text.
-    fn strict(&mut self) {
+    fn strict(&mut self, symbols: bool) {
         let Scratch { text: out_text, origin: out_origin, segments, groups, .. } = &mut self.scratch;
         let text = self.text.as_str();
         split_words_and_gaps(text, segments);
-        remove_gaps_inside_words(segments);
+        remove_gaps_inside_words(text, segments);
         remove_gaps_between_spelled_letters(segments, groups);
-        let mut out =
-            StrictOutput { text: out_text, origin: out_origin, soft: &mut self.soft, removed: &mut self.removed };
+        let mut out = StrictOutput {
+            text: out_text,
+            origin: out_origin,
+            soft: &mut self.soft,
+            removed: &mut self.removed,
+            apostrophes: &mut self.apostrophes,
+        };
         out.emit(text, self.origin.as_slice(), segments);
+        if !self.removed.is_empty() || symbols {
+            find_masked(text, segments, &mut self.masked);
+        }
         std::mem::swap(&mut self.text, out_text);
         std::mem::swap(&mut self.origin, out_origin);
     }
+}
+
+impl Normalized {
+    /// Strict, when `original` has compound cues: the word boundaries inside compounds (camel
+    /// case, snake case, letters beside a number) and the word parts of hashtags and handles
+    /// (module doc, "Compounds").
+    fn mark_compounds(&mut self, original: &str) {
+        let mut prev: Option<char> = None;
+        for (p, c) in self.text.char_indices() {
+            let boundary = prev.is_some_and(is_word_char)
+                && is_word_char(c)
+                && p.checked_sub(1)
+                    .and_then(|q| self.origin.get(q))
+                    .zip(self.origin.get(p))
+                    .is_some_and(|(before, here)| compound_boundary(original, before.1 as usize, here.0 as usize));
+            if boundary {
+                self.parts.push(offset(p));
+            }
+            // A boundary inside a collapsed letter (`PussyYou` → `pusyou`, `asshole_everyone` →
+            // `asholeveryone`): both sides of the letter, so either word can end or start there.
+            let collapsed = self.origin.get(p).and_then(|o| original.get(o.0 as usize..o.1 as usize));
+            if collapsed.is_some_and(|run| run.chars().count() > 1 && has_inner_compound_cue(run)) {
+                self.parts.push(offset(p));
+                self.parts.push(offset(p + c.len_utf8()));
+            }
+            prev = Some(c);
+        }
+        self.mark_hashtags(original);
+        self.parts.sort_unstable();
+        self.parts.dedup();
+    }
+
+    /// A hashtag's or handle's word part (after `#` or `@` at the start of a token), and a
+    /// boundary where it starts when the sigil itself became a letter (`@` → `a`).
+    fn mark_hashtags(&mut self, original: &str) {
+        for (h, _) in original.char_indices().filter(|&(_, c)| c == '#' || c == '@') {
+            let token_start = original.get(..h).and_then(|s| s.chars().next_back()).is_none_or(char::is_whitespace);
+            let followed = original.get(h + 1..).and_then(|s| s.chars().next()).is_some_and(char::is_alphanumeric);
+            if !token_start || !followed {
+                continue;
+            }
+            // The first normalized byte standing for something after the sigil.
+            let start = self.origin.partition_point(|o| o.1 as usize <= h + 1);
+            let Some(rest) = self.text.get(start..) else { continue };
+            let len = rest.char_indices().find(|&(_, c)| !is_word_char(c)).map_or(rest.len(), |(i, _)| i);
+            if len == 0 {
+                continue;
+            }
+            if self.text.get(..start).and_then(|s| s.chars().next_back()).is_some_and(is_word_char) {
+                self.parts.push(offset(start));
+            }
+            self.compounds.push((offset(start), offset(start + len)));
+        }
+    }
+}
+
+/// Whether the original run behind one collapsed letter holds a compound cue: lower then upper
+/// case (`yY`) or an underscore (`e_e`).
+fn has_inner_compound_cue(run: &str) -> bool {
+    run.contains('_')
+        || run.as_bytes().windows(2).any(|w| matches!(w, [a, b] if a.is_ascii_lowercase() && b.is_ascii_uppercase()))
+}
+
+/// Whether a compound boundary lies between two word characters of the strict text whose
+/// originals end at `before_end` and start at `start`: lower then upper case (`shitShow`), an
+/// underscore between two words of two letters or more (`bitch_face`, not `f_u_c_k`), or a
+/// letter beside a number that is not leetspeak (two digits or more, or a 2, 6, 8 or 9:
+/// `fuck2025`, not `b1tch`).
+fn compound_boundary(original: &str, before_end: usize, start: usize) -> bool {
+    let (Some(head), Some(tail), Some(between)) =
+        (original.get(..before_end), original.get(start..), original.get(before_end..start))
+    else {
+        return false;
+    };
+    let (Some(a), Some(b)) = (head.chars().next_back(), tail.chars().next()) else { return false };
+    if between.is_empty() {
+        // A number, not leetspeak: two digits or more, a digit leetspeak leaves alone, or one
+        // digit between two words of three letters or more (`bitch4life`, not `sh1t`).
+        let letters = |chars: &mut dyn Iterator<Item = char>| chars.take_while(char::is_ascii_alphabetic).count();
+        let lone_digit_between_words = |digit_side: &str, other: &mut dyn Iterator<Item = char>| {
+            let mut rest = digit_side.chars().skip(1);
+            letters(other) >= 3 && letters(&mut rest) >= 3
+        };
+        let number = |digits: &mut dyn Iterator<Item = char>| {
+            let run: Vec<char> = digits.take_while(char::is_ascii_digit).collect();
+            run.len() >= 2 || run.iter().any(|d| matches!(d, '2' | '6' | '8' | '9'))
+        };
+        if a.is_ascii_alphabetic() && b.is_ascii_digit() && lone_digit_between_words(tail, &mut head.chars().rev()) {
+            return true;
+        }
+        if a.is_ascii_digit() && b.is_ascii_alphabetic() {
+            let head_reversed: String = head.chars().rev().collect();
+            if lone_digit_between_words(&head_reversed, &mut tail.chars()) {
+                return true;
+            }
+        }
+        return (a.is_ascii_lowercase() && b.is_ascii_uppercase())
+            || (a.is_ascii_alphabetic() && b.is_ascii_digit() && number(&mut tail.chars()))
+            || (a.is_ascii_digit() && b.is_ascii_alphabetic() && number(&mut head.chars().rev()));
+    }
+    let word_len = |chars: &mut dyn Iterator<Item = char>| chars.take_while(|c| c.is_alphanumeric()).count();
+    between.bytes().all(|c| c == b'_') && word_len(&mut head.chars().rev()) >= 2 && word_len(&mut tail.chars()) >= 2
 }
 
 /// Strict phase 1: the words and gaps of `text`, judged after leetspeak; combining characters
@@ -358,7 +573,7 @@ fn split_words_and_gaps(text: &str, segments: &mut Vec<Segment>) {
             last.last = raw;
             continue;
         }
-        let c = leet(raw);
+        let c = strict_char(text, start, raw);
         let word = is_word_char(c);
         match segments.last_mut() {
             Some(last) if last.word == word => {
@@ -376,18 +591,57 @@ fn split_words_and_gaps(text: &str, segments: &mut Vec<Segment>) {
                 letters: u32::from(!combining),
                 first: c,
                 last: c,
+                apostrophe: false,
+                out_start: 0,
+                out_end: 0,
             }),
         }
     }
 }
 
+/// A character of the `standard` text as strict reads it: leetspeak and emoji letters undone,
+/// except that `@` and `$` stay symbols in a token (a run without whitespace) that has no
+/// word character of its own, so a grawlix (`@#$%!`) does not become a word (`as`).
+fn strict_char(text: &str, at: usize, raw: char) -> char {
+    match raw {
+        '@' | '$' if !token_has_word_char(text, at) => raw,
+        _ => leet(raw),
+    }
+}
+
+/// Whether the whitespace-delimited token around byte `at` holds a word character other than
+/// `@` and `$` (which are not word characters before leetspeak).
+fn token_has_word_char(text: &str, at: usize) -> bool {
+    let before = text.get(..at).unwrap_or("").chars().rev().take_while(|c| !c.is_whitespace());
+    let after = text.get(at..).unwrap_or("").chars().take_while(|c| !c.is_whitespace());
+    before.chain(after).any(|c| is_word_char(leet(c)) && c != '@' && c != '$')
+}
+
 /// Strict phase 2: words and gaps alternate, so a gap strictly inside the list sits between
 /// two words: remove it when it holds no space (`f.r-e_e`).
-fn remove_gaps_inside_words(segments: &mut [Segment]) {
+/// An apostrophe between two words is removed too (`don't` → `dont`) but remembered when one of
+/// the words is longer than a letter, so a keyword hit cannot cross it (`who're`).
+fn remove_gaps_inside_words(text: &str, segments: &mut [Segment]) {
     let inner = 1..segments.len().saturating_sub(1);
-    for segment in segments.get_mut(inner).into_iter().flatten() {
+    for segment in segments.get_mut(inner.clone()).into_iter().flatten() {
         segment.remove |= !segment.word && !segment.space;
+        segment.apostrophe = segment.remove && text.get(segment.start..segment.end).is_some_and(is_apostrophe);
     }
+    for k in inner {
+        if !segments.get(k).is_some_and(|gap| gap.apostrophe) {
+            continue;
+        }
+        let longer = |j: usize| segments.get(j).is_some_and(|w| w.letters >= 2);
+        let beside_longer_word = longer(k - 1) || longer(k + 1);
+        if let Some(gap) = segments.get_mut(k) {
+            gap.apostrophe = beside_longer_word;
+        }
+    }
+}
+
+/// One apostrophe-like character: `'`, `’`, `‘`, `ʼ`, `´` or a backtick.
+fn is_apostrophe(gap: &str) -> bool {
+    matches!(gap, "'" | "\u{2019}" | "\u{2018}" | "\u{02BC}" | "\u{00B4}" | "`")
 }
 
 /// Strict phase 3: group the words phase 2 joined, counting their letters once repeats
@@ -435,6 +689,7 @@ struct StrictOutput<'a> {
     origin: &'a mut Vec<Origin>,
     soft: &'a mut Vec<u32>,
     removed: &'a mut Vec<u32>,
+    apostrophes: &'a mut Vec<u32>,
 }
 
 impl StrictOutput<'_> {
@@ -442,39 +697,51 @@ impl StrictOutput<'_> {
     /// record the soft boundaries of runs of one-letter words joined by removed gaps. Removed
     /// gaps emit nothing, so a run ends at the output length when a kept gap or a longer word
     /// comes.
-    fn emit(&mut self, text: &str, origin: &[Origin], segments: &[Segment]) {
+    fn emit(&mut self, text: &str, origin: &[Origin], segments: &mut [Segment]) {
         self.text.clear();
         self.origin.clear();
         let mut prev = ' ';
         let mut after_removed_gap = false;
-        // One-letter words in the current run, and where its first one starts in the output.
+        // One-letter words in the current run, where its first one starts in the output, and
+        // whether that first one is the word `a` or `i`.
         let mut run_len = 0u32;
         let mut run_output_start = 0u32;
-        for segment in segments {
+        let mut run_first_is_word = false;
+        for segment in segments.iter_mut() {
             let here = offset(self.text.len());
+            segment.out_start = here;
+            segment.out_end = here;
             if !segment.word {
                 after_removed_gap = segment.remove;
                 if segment.remove {
-                    if !segment.space {
+                    if segment.apostrophe {
+                        push_soft(self.apostrophes, here);
+                    } else if !segment.space {
                         push_soft(self.removed, here);
                     }
                     continue;
                 }
                 end_run(self.soft, &mut run_len, here);
             } else if segment.letters == 1 && after_removed_gap && run_len > 0 {
+                // A spelled-out word keeps its own boundaries (`S-C-U-N-T-H-O-R-P-E` holds no
+                // `cunt`), except after a leading one-letter word (`what a c u n t`).
                 if run_len == 1 {
                     push_soft(self.soft, run_output_start);
+                    if run_first_is_word {
+                        push_soft(self.soft, here);
+                    }
                 }
-                push_soft(self.soft, here);
                 run_len += 1;
             } else {
                 end_run(self.soft, &mut run_len, here);
                 if segment.letters == 1 {
                     run_len = 1;
                     run_output_start = here;
+                    run_first_is_word = matches!(segment.first, 'a' | 'i');
                 }
             }
             self.emit_word_or_gap(text, origin, segment, &mut prev);
+            segment.out_end = offset(self.text.len());
         }
         end_run(self.soft, &mut run_len, offset(self.text.len()));
     }
@@ -482,10 +749,22 @@ impl StrictOutput<'_> {
     /// One kept segment, leetspeak mapped and a letter repeating `prev` folded into it.
     fn emit_word_or_gap(&mut self, text: &str, origin: &[Origin], segment: &Segment, prev: &mut char) {
         let mut at = segment.start;
+        // After an emoji letter, its combining marks go (as `standard` drops a letter's marks).
+        let mut after_emoji_letter = false;
         while at < segment.end {
             let Some(raw) = char_at(text, at) else { break };
             let len = raw.len_utf8();
-            let c = leet(raw); // ASCII to ASCII: same length, same origins.
+            // Only a word maps leetspeak and emoji letters (a gap's `@` and `$` stay symbols).
+            let c = if segment.word { leet(raw) } else { raw };
+            if after_emoji_letter && !raw.is_ascii() && continues_cluster(raw) {
+                let end = origin.get(at + len - 1).map_or(0, |o| o.1);
+                if let Some(last) = self.origin.last_mut() {
+                    last.1 = last.1.max(end);
+                }
+                at += len;
+                continue;
+            }
+            after_emoji_letter = c != raw && !raw.is_ascii();
             if collapses(*prev, c) {
                 let end = origin.get(at + len - 1).map_or(0, |o| o.1);
                 let kept = self.origin.len().saturating_sub(prev.len_utf8());
@@ -496,8 +775,13 @@ impl StrictOutput<'_> {
                 self.text.push(c);
                 if let (1, Some(&o)) = (len, origin.get(at)) {
                     self.origin.push(o);
-                } else {
+                } else if c.len_utf8() == len {
                     self.origin.extend_from_slice(origin.get(at..at + len).unwrap_or(&[]));
+                } else {
+                    // An emoji letter (`©` → `c`): one byte standing for the whole character.
+                    let first = origin.get(at).map_or((0, 0), |o| *o);
+                    let last = origin.get(at + len - 1).map_or(first, |o| *o);
+                    self.origin.push((first.0, last.1));
                 }
                 *prev = c;
             }
@@ -526,6 +810,107 @@ fn end_run(soft: &mut Vec<u32>, run_len: &mut u32, at: u32) {
 /// tab, form feed, carriage return.
 fn is_ascii_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Strict phase 5 (only when phase 2 removed a symbol): the words joined across mask symbols.
+/// A group of words joined by removed gaps without a space is masked when every gap is mask
+/// symbols only, its first and last characters are letters, and it is not a spelled-out word
+/// (one-letter words, one symbol between each: `f.u.c.k`, which strict already joins). A single
+/// word is masked when `@` or `$` stand inside it (`f$$k`, read by leetspeak as `fssk`).
+fn find_masked(text: &str, segments: &[Segment], masked: &mut Vec<MaskedWord>) {
+    let mut k = 0;
+    while k < segments.len() {
+        let mut last = k;
+        if segments.get(k).is_some_and(|s| s.word) {
+            while segments.get(last + 1).is_some_and(|g| g.remove && !g.space && !g.apostrophe)
+                && segments.get(last + 2).is_some_and(|w| w.word)
+            {
+                last += 2;
+            }
+        }
+        if let Some(group) = segments.get(k..=last)
+            && let Some(word) = masked_word(text, group)
+        {
+            masked.push(word);
+        }
+        k = last + 1;
+    }
+}
+
+/// Longest masked word looked at, in characters.
+const MASKED_MAX_CHARS: usize = 32;
+
+/// The masked word a group of segments (word, gap, word, ...) spells, if it is one.
+fn masked_word(text: &str, group: &[Segment]) -> Option<MaskedWord> {
+    let gaps = || group.iter().filter(|s| !s.word);
+    let gap_text = |s: &Segment| text.get(s.start..s.end).unwrap_or("");
+    // A word alone is masked only by `@` or `$` inside it (`f$$k`), which leetspeak read as letters.
+    if let [word] = group {
+        let inner = text.get(word.start..word.end).and_then(|w| w.get(1..w.len().saturating_sub(1)));
+        if !inner.is_some_and(|w| w.contains(['@', '$'])) {
+            return None;
+        }
+    }
+    if !gaps().all(|g| gap_text(g).chars().all(is_mask_symbol)) {
+        return None;
+    }
+    let spelled = group.iter().all(|s| if s.word { s.letters == 1 } else { gap_text(s).chars().count() == 1 });
+    if spelled {
+        return None;
+    }
+    let (first, last) = (group.first()?, group.last()?);
+    let body = text.get(first.start..last.end)?;
+    let count = body.chars().count();
+    if count > MASKED_MAX_CHARS {
+        return None;
+    }
+    let mut shape = String::with_capacity(count);
+    for (i, c) in body.chars().enumerate() {
+        let inner = i > 0 && i + 1 < count;
+        shape.push(if inner && is_mask_symbol(c) { '?' } else { leet(c) });
+    }
+    let edges_are_letters = shape.chars().next().is_some_and(char::is_alphabetic)
+        && shape.chars().next_back().is_some_and(char::is_alphabetic);
+    edges_are_letters.then_some(MaskedWord { start: first.out_start as usize, end: last.out_end as usize, shape })
+}
+
+/// A symbol that stands for a hidden letter in a masked word (`f**k`, `c##t`, `sh!t`).
+fn is_mask_symbol(c: char) -> bool {
+    matches!(c, '*' | '#' | '@' | '$' | '%' | '!' | '?' | '-' | '+' | '.')
+}
+
+/// What strict's extra passes look for in the original, found in one pass over its bytes so
+/// that messages without them pay next to nothing.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cues {
+    /// A compound strict should look inside: a hashtag or handle, an underscore, an upper-case
+    /// letter after a lower-case one, or a letter beside a digit.
+    compound: bool,
+    /// An `@` or `$`, which may mask a letter inside a word (`f$$k`).
+    symbols: bool,
+}
+
+impl Cues {
+    fn of(original: &str) -> Cues {
+        let mut cues = Cues::default();
+        let mut prev = 0u8;
+        for &b in original.as_bytes() {
+            match b {
+                b'@' | b'$' => {
+                    cues.symbols = true;
+                    cues.compound |= b == b'@';
+                }
+                b'#' | b'_' => cues.compound = true,
+                _ => {
+                    cues.compound |= (prev.is_ascii_lowercase() && b.is_ascii_uppercase())
+                        || (prev.is_ascii_alphabetic() && b.is_ascii_digit())
+                        || (prev.is_ascii_digit() && b.is_ascii_alphabetic());
+                }
+            }
+            prev = b;
+        }
+        cues
+    }
 }
 
 /// Appends normalized text and its origins, collapsing whitespace runs to one space.
@@ -801,6 +1186,11 @@ fn is_composing_letter(c: char) -> bool {
     matches!(c, '\u{1160}'..='\u{11FF}' | '\u{D7B0}'..='\u{D7FF}' | '\u{16D67}')
 }
 
+/// `strict` leetspeak and emoji letters of one character (`$` → `s`, `©` → `c`).
+pub fn leet_char(c: char) -> char {
+    leet(c)
+}
+
 /// `strict` leetspeak.
 fn leet(c: char) -> char {
     match c {
@@ -812,6 +1202,15 @@ fn leet(c: char) -> char {
         '7' => 't',
         '@' => 'a',
         '$' => 's',
+        // Emoji and symbols written for letters (variation selectors are gone since `basic`;
+        // a keycap digit is its digit since `standard`, which drops the enclosing mark).
+        '\u{00A9}' => 'c',               // ©
+        '\u{00AE}' => 'r',               // ®
+        '\u{271D}' | '\u{2020}' => 't',  // ✝ †
+        '\u{1F4B2}' => 's',              // 💲
+        '\u{2B55}' | '\u{1F17E}' => 'o', // ⭕ 🅾
+        '\u{274C}' | '\u{2716}' => 'x',  // ❌ ✖
+        '\u{2757}' | '\u{2755}' => 'i',  // ❗ ❕
         _ => c,
     }
 }
@@ -1016,21 +1415,16 @@ mod tests {
 
     /// (name, original, strict text, its soft boundaries)
     const SOFT: &[(&str, &str, &str, &[u32])] = &[
-        ("one-letter word glued to spaced letters", "what a c u n t", "what acunt", &[5, 6, 7, 8, 9, 10]),
-        ("spaced letters alone", "f u c k this", "fuck this", &[0, 1, 2, 3, 4]),
-        (
-            "run inside a sentence",
-            "you are a f u c k i n g idiot",
-            "you are afucking idiot",
-            &[8, 9, 10, 11, 12, 13, 14, 15, 16],
-        ),
-        ("capital I and leet", "I 5 h 1 t you not", "ishit you not", &[0, 1, 2, 3, 4, 5]),
-        ("collapsed letters share one offset", "a s s h o l e", "ashole", &[0, 1, 2, 3, 4, 5, 6]),
-        ("repeated single", "ff r e", "fre", &[0, 1, 2, 3]),
-        ("dots", "f.r.e.e", "fre", &[0, 1, 2, 3]),
-        ("mixed separators", "f-r_e*e", "fre", &[0, 1, 2, 3]),
-        ("dot space", "so f. r. e. e!", "so fre!", &[3, 4, 5, 6]),
-        ("run meets a longer word", "f.u.c.k.ing", "fucking", &[0, 1, 2, 3, 4]),
+        ("one-letter word glued to spaced letters", "what a c u n t", "what acunt", &[5, 6, 10]),
+        ("spaced letters alone", "f u c k this", "fuck this", &[0, 4]),
+        ("run inside a sentence", "you are a f u c k i n g idiot", "you are afucking idiot", &[8, 9, 16]),
+        ("capital I and leet", "I 5 h 1 t you not", "ishit you not", &[0, 1, 5]),
+        ("collapsed letters share one offset", "a s s h o l e", "ashole", &[0, 1, 6]),
+        ("repeated single", "ff r e", "fre", &[0, 3]),
+        ("dots", "f.r.e.e", "fre", &[0, 3]),
+        ("mixed separators", "f-r_e*e", "fre", &[0, 3]),
+        ("dot space", "so f. r. e. e!", "so fre!", &[3, 6]),
+        ("run meets a longer word", "f.u.c.k.ing", "fucking", &[0, 4]),
         ("two joined singles", "a.b c", "ab c", &[0, 1, 2]),
         ("ordinary words", "free money", "fre money", &[]),
         ("normally written word", "Scunthorpe assessment", "scunthorpe asesment", &[]),

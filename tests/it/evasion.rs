@@ -23,7 +23,17 @@ const COMMAND: &str = "cargo test --test it evasion:: -- --nocapture";
 /// (`inflight::rules::compile::strict_variants`) undo only part of them: a vowel left out, `v` for
 /// `u`, an edge vowel starred, a leading `(` for `c`, one split by a plain space into pieces of two
 /// letters or more, all in single-word keywords; rustrict still catches more of each.
-const BEYOND_STRICT: &[&str] = &["self_censor", "leet_extra", "split"];
+const BEYOND_STRICT: &[&str] = &["self_censor", "leet_extra", "split", "vowels_dropped"];
+
+/// Techniques whose recall is reported but not held to rustrict's, each for a reason written in
+/// EVASION.md: the † ones above, and `hashtag`, where a glued compound counts only when every
+/// reading of it has the keyword (`#whoreface` is also `who reface`), a rule that gives up some
+/// recall to keep `#therapistfinder` clean. Every other technique: inflight's recall on abuse
+/// lines is at least rustrict's, asserted.
+const NOT_ASSERTED_PER_TECHNIQUE: &[&str] = &["self_censor", "leet_extra", "split", "vowels_dropped", "hashtag"];
+
+/// Innocent lines on which inflight must flag nothing at all: words, names and places.
+const ZERO_FALSE_POSITIVES: &[&str] = &["scunthorpe", "dictionary", "names", "spelled"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Label {
@@ -138,6 +148,27 @@ fn judge() -> Vec<Line> {
         .collect()
 }
 
+/// The rows of the false-positive table: (label, technique, row name).
+const FALSE_POSITIVE_ROWS: &[(Label, &str, &str)] = &[
+    (Label::Benign, "chat", "benign: ordinary chat"),
+    (Label::Benign, "carrier", "benign: carrier sentences with a neutral word"),
+    (Label::Trap, "scunthorpe", "trap: target inside a longer word (Scunthorpe)"),
+    (Label::Trap, "joined", "trap: pieces joined by strict normalization"),
+    (Label::Trap, "variant", "trap: ordinary words a variant would equal (guarded)"),
+    (Label::Trap, "collision", "trap: texting abbreviations equal to a variant"),
+    (Label::Trap, "dictionary", "trap: dictionary words holding a target or sharing its start"),
+    (Label::Trap, "names", "trap: names and places"),
+    (Label::Trap, "spelled", "trap: spelled-out innocent words (`c.a.s.i.n.o.s`)"),
+    (Label::Trap, "hashtags", "trap: hashtags and handles (`#classof2025`)"),
+    (Label::Trap, "code", "trap: code"),
+    (Label::Trap, "urls", "trap: URLs"),
+    (Label::Trap, "emails", "trap: e-mail addresses"),
+    (Label::Trap, "hex", "trap: hex hashes"),
+    (Label::Trap, "contractions", "trap: contractions and possessives"),
+    (Label::Trap, "emoticons", "trap: emoticons and grawlixes"),
+    (Label::Trap, "starred_only", "trap: starred words showing one letter (`f***`)"),
+];
+
 /// Results of the whole corpus.
 struct Report {
     table: String,
@@ -215,14 +246,7 @@ fn report(lines: &[Line]) -> Report {
             percent(tally.rustrict, tally.n)
         );
     };
-    for (label, technique, name) in [
-        (Label::Benign, "chat", "benign: ordinary chat"),
-        (Label::Benign, "carrier", "benign: carrier sentences with a neutral word"),
-        (Label::Trap, "scunthorpe", "trap: target inside a longer word (Scunthorpe)"),
-        (Label::Trap, "joined", "trap: pieces joined by strict normalization"),
-        (Label::Trap, "variant", "trap: ordinary words a variant would equal (guarded)"),
-        (Label::Trap, "collision", "trap: texting abbreviations equal to a variant"),
-    ] {
+    for &(label, technique, name) in FALSE_POSITIVE_ROWS {
         fp_row(name, Tally::of(lines.iter().filter(|l| l.label == label && l.technique == technique)));
     }
     fp_row("**all benign**", benign);
@@ -232,6 +256,28 @@ fn report(lines: &[Line]) -> Report {
     let abuse = Tally::of(targets.iter().copied().filter(|l| l.abuse && l.in_contract));
     let all = Tally::of(targets.iter().copied().filter(|l| l.in_contract));
     Report { table: t, abuse, all, benign, scunthorpe, variant_traps, collision_traps, traps, false_positives }
+}
+
+/// Techniques (single ones and combinations) where inflight catches fewer abuse lines than
+/// rustrict, except those in `NOT_ASSERTED_PER_TECHNIQUE`.
+fn per_technique_shortfalls(lines: &[Line]) -> Vec<String> {
+    let mut techniques: Vec<&str> =
+        lines.iter().filter(|l| l.label == Label::Target).map(|l| l.technique.as_str()).collect();
+    techniques.sort_unstable();
+    techniques.dedup();
+    techniques
+        .into_iter()
+        .filter(|t| !NOT_ASSERTED_PER_TECHNIQUE.contains(t))
+        .filter_map(|t| {
+            let tally = Tally::of(lines.iter().filter(|l| l.label == Label::Target && l.abuse && l.technique == t));
+            (tally.inflight < tally.rustrict).then(|| {
+                format!(
+                    "`{t}`: inflight catches {} abuse lines, rustrict {} (of {})",
+                    tally.inflight, tally.rustrict, tally.n
+                )
+            })
+        })
+        .collect()
 }
 
 /// Every line at least one tool gets wrong, grouped by who gets it wrong.
@@ -272,6 +318,58 @@ fn misses(lines: &[Line]) -> String {
     out
 }
 
+/// Every assertion the measurement makes (module doc, EVASION.md), as messages; empty when all hold.
+fn failures(lines: &[Line], r: &Report) -> Vec<String> {
+    let mut failures = Vec::new();
+    if r.abuse.inflight < r.abuse.rustrict {
+        failures.push(format!(
+            "abuse recall, techniques strict claims: inflight {} < rustrict {} (of {})",
+            r.abuse.inflight, r.abuse.rustrict, r.abuse.n
+        ));
+    }
+    if r.all.inflight < r.all.rustrict {
+        failures.push(format!(
+            "recall on all targets, techniques strict claims: inflight {} < rustrict {} (of {})",
+            r.all.inflight, r.all.rustrict, r.all.n
+        ));
+    }
+    if r.scunthorpe.inflight > 0 {
+        failures.push(format!("inflight flags {} Scunthorpe trap line(s) in word mode", r.scunthorpe.inflight));
+    }
+    if r.collision_traps.inflight > 0 {
+        failures.push(format!(
+            "inflight flags {} texting abbreviation(s) typed plainly: shortened variants need a removed symbol",
+            r.collision_traps.inflight
+        ));
+    }
+    if r.variant_traps.inflight > 0 {
+        failures.push(format!(
+            "inflight flags {} ordinary word(s) that strict's common-word guard should keep variants from",
+            r.variant_traps.inflight
+        ));
+    }
+    for technique in per_technique_shortfalls(lines) {
+        failures.push(technique);
+    }
+    if r.false_positives.inflight * 3 > r.false_positives.rustrict {
+        failures.push(format!(
+            "false positives: inflight {} > a third of rustrict's {}",
+            r.false_positives.inflight, r.false_positives.rustrict
+        ));
+    }
+    for kind in ZERO_FALSE_POSITIVES {
+        let flagged = lines.iter().filter(|l| l.label == Label::Trap && l.technique == *kind && l.inflight).count();
+        if flagged > 0 {
+            failures.push(format!("inflight flags {flagged} innocent `{kind}` line(s)"));
+        }
+    }
+    let plain_misses = lines.iter().filter(|l| l.technique == "plain" && !l.inflight).count();
+    if plain_misses > 0 {
+        failures.push(format!("inflight misses {plain_misses} undisguised target(s): the pack is broken"));
+    }
+    failures
+}
+
 #[test]
 fn inflight_strict_word_mode_against_rustrict() {
     let lines = judge();
@@ -295,44 +393,7 @@ fn inflight_strict_word_mode_against_rustrict() {
         "corpus lacks benign or trap lines"
     );
 
-    let mut failures = Vec::new();
-    if r.abuse.inflight < r.abuse.rustrict {
-        failures.push(format!(
-            "abuse recall, techniques strict claims: inflight {} < rustrict {} (of {})",
-            r.abuse.inflight, r.abuse.rustrict, r.abuse.n
-        ));
-    }
-    if r.all.inflight < r.all.rustrict {
-        failures.push(format!(
-            "recall on all targets, techniques strict claims: inflight {} < rustrict {} (of {})",
-            r.all.inflight, r.all.rustrict, r.all.n
-        ));
-    }
-    if r.false_positives.inflight > r.false_positives.rustrict {
-        failures.push(format!(
-            "false positives: inflight {} > rustrict {} (of {})",
-            r.false_positives.inflight, r.false_positives.rustrict, r.false_positives.n
-        ));
-    }
-    if r.scunthorpe.inflight > 0 {
-        failures.push(format!("inflight flags {} Scunthorpe trap line(s) in word mode", r.scunthorpe.inflight));
-    }
-    if r.collision_traps.inflight > 0 {
-        failures.push(format!(
-            "inflight flags {} texting abbreviation(s) typed plainly: shortened variants need a removed symbol",
-            r.collision_traps.inflight
-        ));
-    }
-    if r.variant_traps.inflight > 0 {
-        failures.push(format!(
-            "inflight flags {} ordinary word(s) that strict's common-word guard should keep variants from",
-            r.variant_traps.inflight
-        ));
-    }
-    let plain_misses = lines.iter().filter(|l| l.technique == "plain" && !l.inflight).count();
-    if plain_misses > 0 {
-        failures.push(format!("inflight misses {plain_misses} undisguised target(s): the pack is broken"));
-    }
+    let failures = failures(&lines, &r);
     if !failures.is_empty() {
         let mut detail = String::new();
         for l in &lines {

@@ -3,9 +3,11 @@
 
 mod bench_cli;
 mod cli;
+mod dictionary;
 mod engine_props;
 mod evasion;
 mod http;
+mod leaks;
 mod props;
 mod reliability;
 mod reload;
