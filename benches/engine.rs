@@ -197,6 +197,13 @@ fn evasion(c: &mut Criterion<Clock>) {
             b.iter(|| black_box(bundled.evaluate(&MessageView::with_text(black_box(text))).score))
         });
     }
+    // The worst case a request can bring: 64 KB with a letter beside a digit every few words
+    // (compound boundaries everywhere). Linear in the text; once was quadratic (60 ms).
+    let long: String = (0..1100).map(|n| format!("keeps the d0ct0r away, call 555 {n:04}; ")).collect();
+    group.sample_size(10);
+    group.bench_function("bundled-decide/64k-digits", |b| {
+        b.iter(|| black_box(bundled.evaluate(&MessageView::with_text(black_box(long.as_str()))).score))
+    });
     group.finish();
 }
 

@@ -534,22 +534,28 @@ fn compound_boundary(original: &str, before_end: usize, start: usize) -> bool {
         // A number, not leetspeak: two digits or more, a digit leetspeak leaves alone, or one
         // digit between two words of three letters or more (`bitch4life`, not `sh1t`).
         let letters = |chars: &mut dyn Iterator<Item = char>| chars.take_while(char::is_ascii_alphabetic).count();
-        let lone_digit_between_words = |digit_side: &str, other: &mut dyn Iterator<Item = char>| {
-            let mut rest = digit_side.chars().skip(1);
-            letters(other) >= 3 && letters(&mut rest) >= 3
+        // Iterators, not strings: the boundary may sit anywhere in a long text, and copying the
+        // text before it (to walk it backwards) made a 64 KB message quadratic.
+        let lone_digit_between_words = |digit_side: &mut dyn Iterator<Item = char>,
+                                        other: &mut dyn Iterator<Item = char>| {
+            let _digit = digit_side.next();
+            letters(other) >= 3 && letters(digit_side) >= 3
         };
         let number = |digits: &mut dyn Iterator<Item = char>| {
             let run: Vec<char> = digits.take_while(char::is_ascii_digit).collect();
             run.len() >= 2 || run.iter().any(|d| matches!(d, '2' | '6' | '8' | '9'))
         };
-        if a.is_ascii_alphabetic() && b.is_ascii_digit() && lone_digit_between_words(tail, &mut head.chars().rev()) {
+        if a.is_ascii_alphabetic()
+            && b.is_ascii_digit()
+            && lone_digit_between_words(&mut tail.chars(), &mut head.chars().rev())
+        {
             return true;
         }
-        if a.is_ascii_digit() && b.is_ascii_alphabetic() {
-            let head_reversed: String = head.chars().rev().collect();
-            if lone_digit_between_words(&head_reversed, &mut tail.chars()) {
-                return true;
-            }
+        if a.is_ascii_digit()
+            && b.is_ascii_alphabetic()
+            && lone_digit_between_words(&mut head.chars().rev(), &mut tail.chars())
+        {
+            return true;
         }
         return (a.is_ascii_lowercase() && b.is_ascii_uppercase())
             || (a.is_ascii_alphabetic() && b.is_ascii_digit() && number(&mut tail.chars()))
