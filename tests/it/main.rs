@@ -10,5 +10,6 @@ mod props;
 mod reliability;
 mod reload;
 mod replay;
+mod state;
 mod support;
 mod tuning;
