@@ -35,7 +35,8 @@ struct Readiness<'a> {
     last_reload_failed: bool,
     last_reload_failed_at: Option<String>,
     /// `ok`, or `degraded` while the state store is unavailable (rules that need state are
-    /// skipped; the service stays ready). Absent without a store.
+    /// skipped; the service stays ready). Absent while no rule of the rule set serving uses
+    /// state.
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<&'static str>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -66,7 +67,11 @@ pub(super) async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> Http
         loaded_at: current.as_deref().map(|rs| rfc3339(rs.loaded_at())),
         last_reload_failed: status.last_error.is_some(),
         last_reload_failed_at: status.last_error_at.map(rfc3339),
-        state: state.store.as_deref().map(|s| if s.is_degraded() { "degraded" } else { "ok" }),
+        state: state
+            .store
+            .as_deref()
+            .filter(|_| current.as_deref().is_some_and(|rs| rs.uses_state()))
+            .map(|s| if s.is_degraded() { "degraded" } else { "ok" }),
         detail: authenticated.then(|| Detail {
             rules: current.as_deref().map_or(0, |rs| rs.rules().len()),
             keywords: current.as_deref().map_or(0, |rs| rs.keyword_count()),

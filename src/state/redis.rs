@@ -45,15 +45,17 @@ if ARGV[3] == '1' then
 end
 local out = {0, -1, 0}
 if ARGV[4] == '1' then
-  local first = redis.call('HGET', KEYS[k], 'f')
-  local n = redis.call('HINCRBY', KEYS[k], 'n', 1)
-  if first then
-    out[2] = tonumber(first)
-    out[3] = n - 1
+  local seen = redis.call('HMGET', KEYS[k], 'f', 'l', 'n')
+  local first, last, n = tonumber(seen[1]), tonumber(seen[2]), tonumber(seen[3]) or 0
+  local retention = tonumber(ARGV[2])
+  if first and last and now - last <= retention then
+    out[2] = first
+    out[3] = n
+    redis.call('HSET', KEYS[k], 'f', math.min(first, now), 'l', now, 'n', n + 1)
   else
-    redis.call('HSET', KEYS[k], 'f', now)
+    redis.call('HSET', KEYS[k], 'f', now, 'l', now, 'n', 1)
   end
-  redis.call('PEXPIRE', KEYS[k], tonumber(ARGV[2]))
+  redis.call('PEXPIRE', KEYS[k], retention)
   k = k + 1
 end
 local function sum(key, oldest, prune)
@@ -335,6 +337,9 @@ impl State for RedisState {
     }
 
     fn record(&self, record: Record) {
+        if record.is_empty() {
+            return;
+        }
         let shared = Arc::clone(&self.shared);
         drop(self.runtime.spawn(async move { shared.record(record).await }));
     }

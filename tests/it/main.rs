@@ -11,5 +11,6 @@ mod reliability;
 mod reload;
 mod replay;
 mod state;
+mod state_props;
 mod support;
 mod tuning;

@@ -340,12 +340,8 @@ fn the_decision_log_replayed_gives_every_answer_the_service_gave() {
         assert_eq!(line["answer"], serde_json::from_str::<Value>(answer).unwrap(), "the log holds what was sent");
     }
     // What replay counted: the same actions and the same hits by rule as the service.
-    let out = crate::support::inflight()
-        .args(["replay", "--json", "--rules"])
-        .arg(rules.path())
-        .arg(&log)
-        .output()
-        .unwrap();
+    let out =
+        crate::support::inflight().args(["replay", "--json", "--rules"]).arg(rules.path()).arg(&log).output().unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).expect("replay --json");
     let mut actions: HashMap<&str, u64> = HashMap::new();
     let mut hits: HashMap<String, u64> = HashMap::new();
@@ -356,7 +352,8 @@ fn the_decision_log_replayed_gives_every_answer_the_service_gave() {
             _ => "tag",
         };
         *actions.entry(action).or_default() += 1;
-        let mut rules: Vec<String> = line["hits"].as_array().unwrap().iter().map(|h| h["rule"].as_str().unwrap().to_owned()).collect();
+        let mut rules: Vec<String> =
+            line["hits"].as_array().unwrap().iter().map(|h| h["rule"].as_str().unwrap().to_owned()).collect();
         rules.dedup();
         for rule in rules {
             *hits.entry(rule).or_default() += 1;
@@ -374,7 +371,8 @@ fn the_decision_log_replayed_gives_every_answer_the_service_gave() {
     let loaded = inflight::rules::load_dir(rules.path()).unwrap();
     let store = inflight::state::MemoryState::new(1_000_000, 30 * 86_400_000);
     for (i, raw) in text.lines().enumerate() {
-        let line: inflight::decision_log::LogLine<'_, inflight::message::MessageView<'_>> = serde_json::from_str(raw).unwrap();
+        let line: inflight::decision_log::LogLine<'_, inflight::message::MessageView<'_>> =
+            serde_json::from_str(raw).unwrap();
         let at = inflight::time::parse_rfc3339_ms(&line.ts).unwrap();
         let answer = match inflight::state::decide_now(&loaded.ruleset, &line.message, at, &store) {
             inflight::state::Outcome::Decided(d) => d.answer_json(),

@@ -272,7 +272,8 @@ impl RedisServer {
 
     /// `redis-cli -p PORT ARGS…`'s output.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().expect("redis-cli runs");
+        let out =
+            Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().expect("redis-cli runs");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
