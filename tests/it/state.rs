@@ -381,3 +381,33 @@ fn the_decision_log_replayed_gives_every_answer_the_service_gave() {
         assert_eq!(String::from_utf8(answer).unwrap(), answers[i], "line {}", i + 1);
     }
 }
+
+#[test]
+fn every_mistake_in_the_state_language_is_a_file_line_col_error_and_check_lists_state_rules() {
+    let dir = crate::support::data("errors/state");
+    let out = crate::support::run(&["check", "--rules", dir.to_str().unwrap()]);
+    let text = crate::support::stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let file = dir.join("bad.toml").display().to_string();
+    let want = [
+        "3:10: error: counter \"offenses\" `window`: duration \"0s\" is zero",
+        "7:16: error: rule \"b.rate\": rate `per = \"user\"`: expected sender, receiver, conversation or app",
+        "7:36: error: rule \"b.rate\": rate `more_than` is negative",
+        "7:49: error: rule \"b.rate\": rate `within`: duration \"10\" has no unit",
+        "11:65: error: rule \"b.repeat\": repeat `similar = 1.5`: must be above 0 and at most 1",
+        "16:22: error: rule \"b.counts\": `counts` on counter \"strikes\", which is not declared",
+        "20:20: error: rule \"b.cond\": `when.counter`: unknown counter \"nope\"",
+        "20:62: error: rule \"b.cond\": `when.sender_age.less_than`: duration \"-5m\" is negative",
+    ];
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains(": error: ")).collect();
+    assert_eq!(errors.len(), want.len(), "{text}");
+    for (line, want) in errors.iter().zip(want) {
+        assert!(line.starts_with(&format!("{file}:{want}")), "want {want:?}, got {line:?}");
+    }
+    let bundled = crate::support::root().join("rules");
+    let out = crate::support::run(&["check", "--rules", bundled.to_str().unwrap()]);
+    let text = crate::support::stdout(&out);
+    assert!(text.contains("state: rule \"flood.sender\""), "{text}");
+    assert!(text.contains("state: rule \"abuse.harassment\"") && text.contains("counts: offenses +1"), "{text}");
+    assert!(!text.contains("state: rule \"spam."), "{text}");
+}
