@@ -115,21 +115,27 @@ impl MemoryState {
         // A poisoned shard (a panic while held) still holds consistent entries: every update
         // below is a single assignment.
         let mut map = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut slot = map.pop(&key.0);
-        let existed = slot.is_some();
-        let out = f(&mut slot);
-        match slot {
-            Some(entry) => {
-                if !existed {
-                    self.make_room(&mut map);
-                    self.keys.fetch_add(1, Ordering::Relaxed);
+        // An existing key is updated in place (`get_mut` also makes it the most recent): no
+        // node is freed and allocated again, as a pop and a push would.
+        if let Some(entry) = map.get_mut(&key.0) {
+            // `Vec::new()` does not allocate: a placeholder while `f` holds the entry.
+            let mut slot = Some(std::mem::replace(entry, Entry::Window(Vec::new())));
+            let out = f(&mut slot);
+            match slot {
+                Some(updated) => *entry = updated,
+                None => {
+                    map.pop(&key.0);
+                    self.keys.fetch_sub(1, Ordering::Relaxed);
                 }
-                map.push(key.0, entry);
             }
-            None if existed => {
-                self.keys.fetch_sub(1, Ordering::Relaxed);
-            }
-            None => {}
+            return out;
+        }
+        let mut slot = None;
+        let out = f(&mut slot);
+        if let Some(entry) = slot {
+            self.make_room(&mut map);
+            self.keys.fetch_add(1, Ordering::Relaxed);
+            map.push(key.0, entry);
         }
         out
     }
