@@ -8,7 +8,7 @@ use crate::rules::{Rule, load_dir};
 /// What a rule counts or reads, in one phrase: `rate 5 per sender within 10s`, ….
 fn describe_state(rule: &Rule, counters: &[crate::rules::CounterSpec]) -> String {
     let mut parts = Vec::new();
-    let secs = |ms: u64| if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{ms}ms") };
+    let secs = |ms: u64| if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{ms}ms") };
     if let Some(rate) = rule.rate {
         parts.push(format!(
             "rate: more than {} per {} within {}",
