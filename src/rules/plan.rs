@@ -79,11 +79,15 @@ pub(crate) fn prepare<'r>(
     at_ms: u64,
     spans: Vec<(u32, MatchSpan<'r>)>,
 ) -> Prepared<'r> {
-    let rules = ruleset.rules();
-    let mut passed: Vec<bool> = rules.iter().map(|r| conditions_hold(r, msg) && !r.has_patterns).collect();
-    for (rule, _) in &spans {
-        if let Some(p) = passed.get_mut(*rule as usize) {
-            *p = true;
+    // Only a rule set with state or pattern-less rules needs to know which rules passed; the
+    // others are decided from their spans alone, as before state existed (no extra work).
+    let mut passed = Vec::new();
+    if ruleset.uses_state() || ruleset.patternless {
+        passed = ruleset.rules().iter().map(|r| conditions_hold(r, msg) && !r.has_patterns).collect();
+        for (rule, _) in &spans {
+            if let Some(p) = passed.get_mut(*rule as usize) {
+                *p = true;
+            }
         }
     }
     let mut prepared = Prepared {
