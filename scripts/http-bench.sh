@@ -24,6 +24,10 @@
 #   compare       bare handler vs inflight (default)
 #   decision-log  inflight vs inflight --decision-log FILE (a temp file, deleted after each run)
 #   all           the three
+#   state         rules that remember: --rules without its state rules (flood.toml and `counts`
+#                 lines left out) vs the whole folder on --state memory vs on --state redis (a
+#                 redis-server of its own on a free port); every request gets its own muid and one
+#                 of 10,000 senders, so resends and one sender's flood do not flatter the figures
 #   --out FILE    also append the runs and the summary, as markdown, to FILE
 # Environment: INFLIGHT and BARE override the binaries measured (default: target/release/...).
 # On a shared machine, `nice -n -10 scripts/http-bench.sh ...` (root) keeps other work from
@@ -67,7 +71,8 @@ case "$MODE" in
     compare) SERVERS=(bare inflight) ;;
     decision-log) SERVERS=(inflight inflight+log) ;;
     all) SERVERS=(bare inflight inflight+log) ;;
-    *) echo "--mode is compare, decision-log or all" >&2; exit 2 ;;
+    state) SERVERS=(inflight inflight+memory inflight+redis) ;;
+    *) echo "--mode is compare, decision-log, all or state" >&2; exit 2 ;;
 esac
 
 case "$RULES_ARG" in
@@ -100,23 +105,39 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/http-bench.XXXXXX")
 PID=
+REDIS_PID=
 cleanup() {
     if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+    if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# 4. bodies
-python3 - "$FIXTURE" "$CORPUS/messages.jsonl" "$BODIES" >"$WORK/bodies.jsonl" <<'EOF'
+# 4. bodies (in state mode with a sender and a muid that wrk fills in per request)
+python3 - "$FIXTURE" "$CORPUS/messages.jsonl" "$BODIES" "$MODE" >"$WORK/bodies.jsonl" <<'EOF'
 import json, sys
-fixture, messages, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fixture, messages, n, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 base = json.load(open(fixture, encoding="utf-8"))
+if mode == "state":
+    base["data"]["sender"] = "@SENDER@"
+    base["data"]["muid"] = "@MUID@"
 with open(messages, encoding="utf-8") as f:
     for i, line in zip(range(n), f):
         base["data"]["data"]["text"] = json.loads(line)["data"]["text"]
         print(json.dumps(base, ensure_ascii=False, separators=(",", ":")))
 EOF
+STATELESS=$RULES
+if [ "$MODE" = state ]; then
+    STATELESS=$WORK/rules-without-state
+    cp -r "$RULES" "$STATELESS"
+    rm -f "$STATELESS/flood.toml"
+    find "$STATELESS" -name '*.toml' -exec sed -i '/^counts = /d' {} +
+    command -v redis-server >/dev/null || { echo "state mode needs redis-server (apt-get install redis-server)" >&2; exit 2; }
+    REDIS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    redis-server --port "$REDIS_PORT" --save '' --appendonly no --bind 127.0.0.1 >"$WORK/redis.log" 2>&1 &
+    REDIS_PID=$!
+fi
 SIZES=$(awk '{ n++; s += length($0) } END { printf "%d bodies, %.0f bytes on average", n, s / n }' "$WORK/bodies.jsonl")
 HITS=$("$INFLIGHT" replay --json --rules "$RULES" "$WORK/bodies.jsonl" | python3 -c '
 import json, sys
@@ -145,13 +166,42 @@ function request()
     return bodies[i]
 end
 EOF
+if [ "$MODE" = state ]; then
+    cat >"$WORK/post.lua" <<EOF
+-- Posts the bodies of $WORK/bodies.jsonl in turn, each request with its own muid and one of
+-- 10,000 senders.
+local bodies = {}
+local i = 0
+local n = 0
+local threads = 0
+function setup(thread)
+    thread:set("first", threads * 37)
+    thread:set("tag", threads)
+    threads = threads + 1
+end
+function init(args)
+    for line in io.lines("$WORK/bodies.jsonl") do bodies[#bodies + 1] = line end
+    i = first or 0
+end
+function request()
+    i = i % #bodies + 1
+    n = n + 1
+    local body = bodies[i]:gsub("@SENDER@", "u" .. (n * 7919 % 10000)):gsub("@MUID@", "t" .. tag .. "-" .. n)
+    return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
+end
+EOF
+fi
 
 # Starts server $1 in the background; sets PID and ADDR once it says it listens and answers.
 start() {
     local name=$1 log=$WORK/$1.log
     case "$name" in
         bare) "$BARE" --workers "$WORKERS" --listen 127.0.0.1:0 2>"$log" & ;;
-        inflight) "$INFLIGHT" serve --workers "$WORKERS" --listen 127.0.0.1:0 --rules "$RULES" 2>"$log" & ;;
+        inflight) "$INFLIGHT" serve --workers "$WORKERS" --listen 127.0.0.1:0 --rules "$STATELESS" 2>"$log" & ;;
+        inflight+memory) "$INFLIGHT" serve --workers "$WORKERS" --listen 127.0.0.1:0 --rules "$RULES" 2>"$log" & ;;
+        inflight+redis) redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
+            "$INFLIGHT" serve --workers "$WORKERS" --listen 127.0.0.1:0 --rules "$RULES" \
+            --state "redis://127.0.0.1:$REDIS_PORT" 2>"$log" & ;;
         inflight+log) "$INFLIGHT" serve --workers "$WORKERS" --listen 127.0.0.1:0 --rules "$RULES" \
             --decision-log "$WORK/decisions.jsonl" 2>"$log" & ;;
     esac
@@ -164,6 +214,10 @@ start() {
         sleep 0.1
     done
     [ -n "$ADDR" ] || { echo "$name did not say it listens within 60 s" >&2; exit 1; }
+    if [ "$name" = inflight+redis ]; then
+        # Ready when the store is: /readyz says "state":"ok".
+        for _ in $(seq 100); do curl -s "http://$ADDR/readyz" | grep -q '"state":"ok"' && break; sleep 0.1; done
+    fi
     local status
     status=$(head -1 "$WORK/bodies.jsonl" | curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
         --data-binary @- "http://$ADDR/webhook")
@@ -259,6 +313,8 @@ def ratios(num, den, conns):
 for conns in (32, 4):
     ratios("inflight", "bare", conns)
     ratios("inflight+log", "inflight", conns)
+    ratios("inflight+memory", "inflight", conns)
+    ratios("inflight+redis", "inflight", conns)
 EOF
 )
 echo

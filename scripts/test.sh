@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 NEEDS=(
     "promtool prometheus"                          # the alert rules' unit tests
     "/usr/share/dict/american-english wamerican"   # tests/it/dictionary.rs: every English word
+    "redis-server redis-server"                    # tests/it/state*.rs start real ones on free ports
+    "redis-cli redis-server"
 )
 
 missing=()

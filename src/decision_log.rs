@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 
 use crate::message::{FlatKey, Key, MessageView, read_flat_value, skip_value};
 use crate::protocol::{LenientSeq, LenientStr};
-use crate::rules::Decision;
+use crate::rules::{Decision, MatchSpan, RuleHit, StateNote};
 use crate::time::rfc3339;
 
 /// Lines waiting for the writer; beyond this a line is dropped and counted.
@@ -319,6 +319,9 @@ pub struct DecisionRecord<'a> {
     pub answer: &'a [u8],
     /// Time spent in `Ruleset::evaluate`.
     pub eval: Duration,
+    /// How state took part, when it did not as usual: `degraded` (the store was unavailable, the
+    /// rules that need state were skipped) or `resent` (a resend: the first answer, no hits).
+    pub state: Option<&'static str>,
 }
 
 impl DecisionRecord<'_> {
@@ -326,22 +329,7 @@ impl DecisionRecord<'_> {
     /// content: included only when the operator asked for them (`--log-text`).
     pub fn to_line(&self, log_text: bool) -> Vec<u8> {
         let decision = self.decision;
-        let hits = decision
-            .hits
-            .iter()
-            .flat_map(|h| {
-                h.spans.iter().map(move |s| LogHit {
-                    rule: Cow::Borrowed(h.rule.id.as_str()),
-                    mode: Cow::Borrowed(h.rule.mode.name()),
-                    field: Cow::Borrowed(s.field.name()),
-                    index: s.index,
-                    start: s.start,
-                    end: s.end,
-                    score: h.rule.score,
-                    tags: h.rule.tags.iter().map(|t| Cow::Borrowed(t.as_str())).collect(),
-                })
-            })
-            .collect();
+        let hits = decision.hits.iter().flat_map(LogHit::of).collect();
         let line = LogLine {
             ts: Cow::Owned(rfc3339(self.at)),
             message: LoggedMessage { view: self.message, content: log_text },
@@ -351,8 +339,30 @@ impl DecisionRecord<'_> {
             answer: std::str::from_utf8(self.answer).ok().and_then(|s| serde_json::from_str(s).ok()),
             hits,
             eval_ns: u64::try_from(self.eval.as_nanos()).unwrap_or(u64::MAX),
+            state: self.state.map(Cow::Borrowed),
         };
         serde_json::to_vec(&line).unwrap_or_default()
+    }
+}
+
+impl<'a> LogHit<'a> {
+    /// The entries of one hit: one per span; a hit without spans (by `rate`, `repeat` or
+    /// conditions alone) is one entry without `field`, `start` and `end`. Each carries what the
+    /// hit read from state.
+    fn of(h: &'a RuleHit<'a>) -> impl Iterator<Item = LogHit<'a>> + 'a {
+        let entry = move |span: Option<&MatchSpan<'_>>| LogHit {
+            rule: Cow::Borrowed(h.rule.id.as_str()),
+            mode: Cow::Borrowed(h.rule.mode.name()),
+            field: span.map(|s| Cow::Borrowed(s.field.name())),
+            index: span.and_then(|s| s.index),
+            start: span.map(|s| s.start),
+            end: span.map(|s| s.end),
+            score: h.rule.score,
+            tags: h.rule.tags.iter().map(|t| Cow::Borrowed(t.as_str())).collect(),
+            state: h.state.clone(),
+        };
+        let spanless = h.spans.is_empty().then(|| entry(None));
+        h.spans.iter().map(move |s| entry(Some(s))).chain(spanless)
     }
 }
 
@@ -374,6 +384,8 @@ pub struct LogLine<'a, M> {
     pub hits: Vec<LogHit<'a>>,
     /// Time spent in evaluation, in nanoseconds.
     pub eval_ns: u64,
+    /// `degraded` or `resent` (see [`DecisionRecord::state`]); absent otherwise.
+    pub state: Option<Cow<'a, str>>,
 }
 
 /// One hit of a decision-log line.
@@ -385,21 +397,26 @@ pub struct LogHit<'a> {
     /// `enforce` or `shadow`.
     #[serde(borrow)]
     pub mode: Cow<'a, str>,
-    /// The field the span is in.
-    #[serde(borrow)]
-    pub field: Cow<'a, str>,
+    /// The field the span is in; absent for a hit without span (`rate`, `repeat`, conditions).
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<Cow<'a, str>>,
     /// The position in the field's list; absent for `text`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
     /// Byte offset where the span starts in the original string.
-    pub start: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<usize>,
     /// Byte offset where it ends.
-    pub end: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<usize>,
     /// The rule's score.
     pub score: i64,
     /// The rule's tags.
     #[serde(borrow)]
     pub tags: Vec<Cow<'a, str>>,
+    /// What the hit counted or read from state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateNote>,
 }
 
 /// The message as the service logs it: see [`write_message`].
@@ -454,6 +471,14 @@ fn write_message<M: SerializeMap>(
                     map.serialize_entry(attribute.name(), &value)?;
                 }
             }
+            // What `mentions` and `links` conditions read, so replay can decide without the text.
+            let (mentions, links) = (view.mentions(), view.links());
+            if mentions > 0 {
+                map.serialize_entry("mentions", &mentions)?;
+            }
+            if links > 0 {
+                map.serialize_entry("links", &links)?;
+            }
         }
         Part::Content if content => {
             // `null` for a message without text, so replay knows the text was logged.
@@ -477,6 +502,9 @@ impl<M: LineMessage> Serialize for LogLine<'_, M> {
         map.serialize_entry("answer", &self.answer)?;
         map.serialize_entry("hits", &self.hits)?;
         map.serialize_entry("eval_ns", &self.eval_ns)?;
+        if let Some(state) = &self.state {
+            map.serialize_entry("state", state)?;
+        }
         self.message.write_into(&mut map, Part::Content)?;
         map.end()
     }
@@ -500,6 +528,7 @@ impl<'de> Deserialize<'de> for LogLine<'de, MessageView<'de>> {
                     answer: None,
                     hits: Vec::new(),
                     eval_ns: 0,
+                    state: None,
                 };
                 while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     match &*key {
@@ -508,6 +537,7 @@ impl<'de> Deserialize<'de> for LogLine<'de, MessageView<'de>> {
                         "answer" => line.answer = map.next_value()?,
                         "hits" => line.hits = map.next_value::<LenientSeq<LogHit<'de>>>()?.0,
                         "eval_ns" => line.eval_ns = map.next_value::<Option<u64>>()?.unwrap_or(0),
+                        "state" => line.state = map.next_value::<LenientStr<'de>>()?.0,
                         other => match FlatKey::of(other) {
                             Some(flat) => read_flat_value(flat, &mut map, &mut line.message)?,
                             None => skip_value(&mut map)?,

@@ -18,4 +18,5 @@ pub mod protocol;
 pub mod reload;
 pub mod rules;
 pub mod server;
+pub mod state;
 pub mod time;

@@ -44,7 +44,20 @@ pub enum Attribute {
     Type,
     /// The thread parent's message id, for a thread reply (`parentId`).
     Parent,
+    /// The client's message id (`muid`): a resend carries the same one. Read by the
+    /// idempotence of rule sets that use state; longer than [`MAX_MUID_BYTES`] reads as absent.
+    Muid,
+    /// When the client sent the message (`sentAt`, Unix seconds). Replay times lines that carry
+    /// no `ts` by it; the service times messages by its own clock.
+    SentAt,
+    /// When the sender's account was created (`data.entities.sender.entity.createdAt`, Unix
+    /// seconds): `sender_age` counts from it when it is older than inflight's first sight.
+    SenderCreatedAt,
 }
+
+/// A `muid` longer than this reads as absent: every request counts (a key is kept for each muid
+/// for 10 minutes, and a client's ids are short).
+pub const MAX_MUID_BYTES: usize = 256;
 
 /// Where a CometChat webhook body carries an attribute: a key of one of its objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +111,7 @@ pub struct AttributeDef {
 }
 
 /// Every attribute, in the order of [`Attribute`].
-pub const ATTRIBUTES: [AttributeDef; 10] = [
+pub const ATTRIBUTES: [AttributeDef; 13] = [
     def(Attribute::AppId, "app_id", at(BodyObject::Envelope, "appId"), Test::OneOf, true),
     def(Attribute::Webhook, "webhook", at(BodyObject::Envelope, "webhook"), Test::None, true),
     def(Attribute::Conversation, "conversation", at(BodyObject::Message, "conversationId"), Test::OneOf, false),
@@ -109,6 +122,9 @@ pub const ATTRIBUTES: [AttributeDef; 10] = [
     def(Attribute::Category, "category", at(BodyObject::Message, "category"), Test::OneOf, false),
     def(Attribute::Type, "type", at(BodyObject::Message, "type"), Test::OneOf, false),
     def(Attribute::Parent, "parent", at(BodyObject::Message, "parentId"), Test::Present, false),
+    def(Attribute::Muid, "muid", at(BodyObject::Message, "muid"), Test::None, false),
+    def(Attribute::SentAt, "sent_at", at(BodyObject::Message, "sentAt"), Test::None, false),
+    def(Attribute::SenderCreatedAt, "sender_created_at", at(BodyObject::SenderEntity, "createdAt"), Test::None, false),
 ];
 
 const fn def(
@@ -152,6 +168,7 @@ impl Attribute {
     pub fn clean<'a>(self, value: Cow<'a, str>) -> Option<Cow<'a, str>> {
         match self {
             Attribute::Parent if value.is_empty() || value == "0" => None,
+            Attribute::Muid if value.is_empty() || value.len() > MAX_MUID_BYTES => None,
             _ => Some(value),
         }
     }
@@ -167,6 +184,20 @@ pub struct MessageView<'a> {
     pub attachments: Vec<AttachmentView<'a>>,
     /// `data.metadata`.
     pub metadata: Metadata<'a>,
+    /// The uids of `data.mentions` (its keys, or the entries of a list).
+    pub mentioned: Vec<Cow<'a, str>>,
+    /// Counts read back from a flat line (`mentions = 6`, `links = 2`, as the decision log writes
+    /// them): they stand for the counts the message's content would give.
+    pub counted: Counted,
+}
+
+/// The derived counts a flat line can carry instead of the content they come from.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// Distinct users mentioned.
+    pub mentions: Option<u32>,
+    /// URLs.
+    pub links: Option<u32>,
 }
 
 /// One attachment: what rules read of it.
@@ -279,6 +310,54 @@ impl<'a> MessageView<'a> {
         self.attachments.iter().filter_map(|a| a.name.as_deref())
     }
 
+    /// Distinct users mentioned: the union of `data.mentions` and the `<@uid:…>` in the text
+    /// (or the `mentions` a flat line carries).
+    pub fn mentions(&self) -> u32 {
+        if let Some(n) = self.counted.mentions {
+            return n;
+        }
+        let mut uids: Vec<&str> = self.mentioned.iter().map(|u| u.as_ref()).collect();
+        let text = self.text.as_deref().unwrap_or_default();
+        let mut rest = text;
+        while let Some(at) = memchr::memmem::find(rest.as_bytes(), b"<@uid:") {
+            let after = rest.get(at + 6..).unwrap_or_default();
+            let Some(end) = after.find('>') else { break };
+            uids.push(after.get(..end).unwrap_or_default());
+            rest = after.get(end..).unwrap_or_default();
+        }
+        uids.retain(|u| !u.is_empty());
+        uids.sort_unstable();
+        uids.dedup();
+        u32::try_from(uids.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The URLs the `urls` field reads: in the text (`http://`, `https://`, `www.`), then the
+    /// attachments' URLs.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        let in_text = self
+            .text
+            .as_deref()
+            .into_iter()
+            .flat_map(|t| URL.as_ref().into_iter().flat_map(move |re| re.find_iter(t).map(|m| m.as_str())));
+        in_text.chain(self.attachments.iter().filter_map(|a| a.url.as_deref()))
+    }
+
+    /// How many URLs the message carries (or the `links` a flat line carries).
+    pub fn links(&self) -> u32 {
+        self.counted.links.unwrap_or_else(|| u32::try_from(self.urls().count()).unwrap_or(u32::MAX))
+    }
+
+    /// An attribute holding Unix seconds (`sent_at`, `sender_created_at`), in milliseconds; a
+    /// value that is not a number, or is not after 1970, reads as absent.
+    pub fn unix_ms(&self, attribute: Attribute) -> Option<u64> {
+        let value = self.get(attribute)?.trim();
+        let secs = value
+            .parse::<u64>()
+            .ok()
+            .or_else(|| value.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as u64))?;
+        (secs > 0).then(|| secs.saturating_mul(1000))
+    }
+
     /// Converts every borrowed string into an owned one, so the view outlives its body.
     pub fn into_owned(self) -> MessageView<'static> {
         fn own(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
@@ -297,9 +376,15 @@ impl<'a> MessageView<'a> {
                 Metadata::Raw(raw) => serde_json::from_str(raw.get()).map_or(Metadata::Absent, Metadata::Value),
                 Metadata::Value(v) => Metadata::Value(v),
             },
+            mentioned: self.mentioned.into_iter().map(|u| Cow::Owned(u.into_owned())).collect(),
+            counted: self.counted,
         }
     }
 }
+
+/// URLs in text: `http://`, `https://` or `www.` up to whitespace or a quote/bracket.
+static URL: std::sync::LazyLock<Option<regex::Regex>> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r#"(?i)(?:https?://|www\.)[^\s<>"'`]+"#).ok());
 
 /// A key of `when` / `unless`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,13 +393,33 @@ pub enum ConditionKey {
     Attribute(Attribute, Test),
     /// `has_attachments`: a bool, derived from the attachments.
     HasAttachments,
+    /// `mentions`: distinct users mentioned ([`MessageView::mentions`]), `{ at_least | less_than = N }`.
+    Mentions,
+    /// `links`: URLs ([`MessageView::links`]), `{ at_least | less_than = N }`.
+    Links,
+    /// `counter`: `{ NAME = { at_least | less_than = N } }`, read from state.
+    Counter,
+    /// `sender_age`: `{ at_least | less_than = "10m" }`, read from state.
+    SenderAge,
+    /// `sender_messages`: `{ at_least | less_than = N }`, read from state.
+    SenderMessages,
 }
+
+/// The condition keys derived from the message or read from state, by name.
+const DERIVED_KEYS: [(&str, ConditionKey); 6] = [
+    ("has_attachments", ConditionKey::HasAttachments),
+    ("mentions", ConditionKey::Mentions),
+    ("links", ConditionKey::Links),
+    ("counter", ConditionKey::Counter),
+    ("sender_age", ConditionKey::SenderAge),
+    ("sender_messages", ConditionKey::SenderMessages),
+];
 
 impl ConditionKey {
     /// The condition key named `name`, when there is one.
     pub fn of(name: &str) -> Option<ConditionKey> {
-        if name == "has_attachments" {
-            return Some(ConditionKey::HasAttachments);
+        if let Some((_, key)) = DERIVED_KEYS.iter().find(|(n, _)| *n == name) {
+            return Some(*key);
         }
         let def = Attribute::from_name(name)?.def();
         (def.test != Test::None).then_some(ConditionKey::Attribute(def.attribute, def.test))
@@ -323,8 +428,13 @@ impl ConditionKey {
     /// Every condition key, for "expected one of" messages.
     pub fn names() -> Vec<&'static str> {
         let mut names: Vec<&str> = ATTRIBUTES.iter().filter(|d| d.test != Test::None).map(|d| d.name).collect();
-        names.push("has_attachments");
+        names.extend(DERIVED_KEYS.iter().map(|(n, _)| *n));
         names
+    }
+
+    /// Whether the key is read from state (the others are the message's own).
+    pub fn needs_state(self) -> bool {
+        matches!(self, ConditionKey::Counter | ConditionKey::SenderAge | ConditionKey::SenderMessages)
     }
 }
 
@@ -341,6 +451,10 @@ pub enum FlatKey {
     Attachments,
     /// An object whose string values the `metadata` field reads.
     Metadata,
+    /// `mentions`: a count (as the decision log writes it), or a list of uids.
+    Mentions,
+    /// `links`: a count (as the decision log writes it).
+    Links,
 }
 
 impl FlatKey {
@@ -350,6 +464,8 @@ impl FlatKey {
             "text" => Some(FlatKey::Text),
             "attachments" => Some(FlatKey::Attachments),
             "metadata" => Some(FlatKey::Metadata),
+            "mentions" => Some(FlatKey::Mentions),
+            "links" => Some(FlatKey::Links),
             _ => Attribute::from_name(key).map(FlatKey::Attribute),
         }
     }
@@ -357,7 +473,7 @@ impl FlatKey {
     /// Every flat key, for "expected one of" messages.
     pub fn names() -> Vec<&'static str> {
         let mut names: Vec<&str> = ATTRIBUTES.iter().map(|d| d.name).collect();
-        names.extend(["text", "attachments", "metadata"]);
+        names.extend(["text", "attachments", "metadata", "mentions", "links"]);
         names
     }
 }
@@ -386,8 +502,20 @@ pub fn read_flat_value<'de, A: MapAccess<'de>>(
             let value = map.next_value::<serde_json::Value>()?;
             view.metadata = if value.is_object() { Metadata::Value(value) } else { Metadata::Absent };
         }
+        FlatKey::Mentions => match map.next_value::<serde_json::Value>()? {
+            serde_json::Value::Array(uids) => {
+                view.mentioned = uids.into_iter().filter_map(|u| u.as_str().map(|s| Cow::Owned(s.to_owned()))).collect()
+            }
+            value => view.counted.mentions = count_of(&value),
+        },
+        FlatKey::Links => view.counted.links = count_of(&map.next_value::<serde_json::Value>()?),
     }
     Ok(())
+}
+
+/// A count written as a number; anything else reads as absent.
+fn count_of(value: &serde_json::Value) -> Option<u32> {
+    value.as_u64().map(|n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// A map key, borrowed from the input where it can be.

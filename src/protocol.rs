@@ -206,6 +206,8 @@ pub enum Answer<'a> {
     },
     /// Tags, score, rules, matches.
     Tag(TagAnswer<'a>),
+    /// An answer given before, as it was sent (a resend's).
+    Raw(&'a RawValue),
     /// `{}`.
     Allow {},
 }
@@ -319,6 +321,7 @@ impl<'de> WireObject<'de> for Message<'de> {
                 self.view.text = data.text;
                 self.view.attachments = data.attachments;
                 self.view.metadata = data.metadata;
+                self.view.mentioned = data.mentioned;
                 for (attribute, value) in data.sender_entity {
                     self.view.set(attribute, value);
                 }
@@ -339,6 +342,8 @@ struct MessageData<'a> {
     metadata: Metadata<'a>,
     /// Attributes read from `entities.sender.entity`.
     sender_entity: Vec<(Attribute, Option<Cow<'a, str>>)>,
+    /// The uids of `mentions`.
+    mentioned: Vec<Cow<'a, str>>,
 }
 
 impl<'de> WireObject<'de> for MessageData<'de> {
@@ -356,6 +361,7 @@ impl<'de> WireObject<'de> for MessageData<'de> {
                 let entities = map.next_value::<Lenient<Entities<'de>>>()?.0.unwrap_or_default();
                 self.sender_entity = entities.sender.0;
             }
+            "mentions" => self.mentioned = map.next_value::<Mentions<'de>>()?.0,
             _ => skip_value(map)?,
         }
         Ok(())
@@ -425,6 +431,75 @@ impl<'de> WireObject<'de> for SenderEntity<'de> {
             None => skip_value(map)?,
         }
         Ok(())
+    }
+}
+
+/// `data.mentions`: CometChat sends an object keyed by uid; a list of uids, or of objects with a
+/// `uid`, reads too. Anything else reads as no mentions.
+#[derive(Default)]
+struct Mentions<'a>(Vec<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Mentions<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de> Visitor<'de> for V<'de> {
+            type Value = Mentions<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut uids = Vec::new();
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    skip_value(&mut map)?;
+                    uids.push(key);
+                }
+                Ok(Mentions(uids))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut uids = Vec::new();
+                while let Some(item) = seq.next_element::<MentionItem<'de>>()? {
+                    uids.extend(item.0);
+                }
+                Ok(Mentions(uids))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Mentions::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Mentions::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Mentions::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Mentions::default())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Mentions::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Mentions::default())
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// One entry of a `mentions` list: a uid, or an object with a `uid`.
+#[derive(Default)]
+struct MentionItem<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for MentionItem<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A bare string is a uid; an object is read for its `uid`.
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(match value {
+            serde_json::Value::String(s) => MentionItem(Some(Cow::Owned(s))),
+            serde_json::Value::Object(o) => {
+                MentionItem(o.get("uid").and_then(|u| u.as_str()).map(|s| Cow::Owned(s.to_owned())))
+            }
+            _ => MentionItem(None),
+        })
     }
 }
 

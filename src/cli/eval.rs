@@ -55,7 +55,12 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let decision = ruleset.evaluate(&request.message);
+    // Empty state, at the wall clock: every window counts this message alone, counters are 0,
+    // the sender was never seen (its age counts from `createdAt` when the payload carries it).
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let decision = ruleset.evaluate_at(&request.message, now_ms);
     if args.json {
         println!("{}", String::from_utf8_lossy(&decision.answer_json()));
     } else {
@@ -138,6 +143,13 @@ pub fn explain(ruleset: &Ruleset, msg: &MessageView<'_>, decision: &Decision<'_>
                 None => s.field.name().to_owned(),
             };
             let _ = writeln!(out, "    {field} {}..{} {:?} by {kind} {:?}", s.start, s.end, s.text, s.pattern);
+        }
+        if let Some(note) = &hit.state {
+            let _ = writeln!(
+                out,
+                "    state {} (eval decides on empty state)",
+                serde_json::to_string(note).unwrap_or_default()
+            );
         }
     }
     let shadow = decision.shadow().count();

@@ -96,27 +96,46 @@ impl Input {
 
 /// Reads one line (see the module doc for the shapes and their precedence).
 pub fn parse_line(line: &str) -> Result<Entry<'_>, String> {
+    parse_line_logged(line).map(|(entry, _)| entry)
+}
+
+/// What a decision-log line says of how the service decided, for replay to decide alike.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Logged {
+    /// The line's `ts`, in ms since the epoch.
+    pub ts_ms: Option<u64>,
+    /// The service decided it without state (`"state": "degraded"`).
+    pub degraded: bool,
+}
+
+/// [`parse_line`], with what a decision-log line says of the decision.
+pub fn parse_line_logged(line: &str) -> Result<(Entry<'_>, Logged), String> {
     let probe: Probe = parse_object(line).map_err(describe)?;
     if probe.trigger.0 {
         let request = parse_request(line.as_bytes()).map_err(describe)?;
-        return Ok(if request.is_before_message() {
+        let entry = if request.is_before_message() {
             Entry::Message(request.message)
         } else {
             Entry::NotEvaluated(request.trigger)
-        });
+        };
+        return Ok((entry, Logged::default()));
     }
     if probe.answer.0 || probe.eval_ns.0 {
         if !probe.text.0 {
             return Err("decision-log line without \"text\" (the service logs text only with --log-text)".to_owned());
         }
         let logged: LogLine<'_, MessageView<'_>> = parse_object(line).map_err(describe)?;
-        return Ok(Entry::Message(logged.message));
+        let meta = Logged {
+            ts_ms: crate::time::parse_rfc3339_ms(&logged.ts),
+            degraded: logged.state.as_deref() == Some("degraded"),
+        };
+        return Ok((Entry::Message(logged.message), meta));
     }
     if probe.text.0 {
         let flat: FlatLine<'_> = parse_object(line).map_err(describe)?;
-        return Ok(Entry::Message(flat.0));
+        return Ok((Entry::Message(flat.0), Logged::default()));
     }
-    parse_message(line).map(Entry::Message).map_err(describe)
+    parse_message(line).map(|m| (Entry::Message(m), Logged::default())).map_err(describe)
 }
 
 /// The error of a line, worded for a line rather than a request body.
@@ -312,6 +331,7 @@ mod schema_round_trip {
             decision: &decision,
             answer: &answer,
             eval: Duration::from_nanos(1234),
+            state: None,
         };
         let line = String::from_utf8(record.to_line(true)).unwrap();
         let Ok(Entry::Message(replayed)) = parse_line(&line) else { panic!("not a message: {line}") };
@@ -349,6 +369,7 @@ mod schema_round_trip {
             decision: &decision,
             answer: &answer,
             eval: Duration::ZERO,
+            state: None,
         };
         let line = String::from_utf8(record.to_line(true)).unwrap();
         let Ok(Entry::Message(replayed)) = parse_line(&line) else { panic!("not replayable: {line}") };

@@ -28,9 +28,11 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::RulesArg;
-use super::jsonl::{Entry, Input, LineError, parse_line};
+use super::jsonl::{Entry, Input, LineError, Logged, parse_line_logged};
+use crate::message::Attribute;
 use crate::protocol::MessageView;
 use crate::rules::{Decision, Mode, Ruleset, Verdict};
+use crate::state::{DEFAULT_MAX_KEYS, DEFAULT_RETENTION_MS, MemoryState, Outcome, decide_now};
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
@@ -62,10 +64,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut before_tally = Tally::new(&before.ruleset);
     let mut after_tally = after.as_ref().map(|a| Tally::new(&a.ruleset));
     let mut report = Report::default();
+    // Each rule set counts on its own fresh state, as if it had served this traffic.
+    let before_state = Replayer::default();
+    let after_state = Replayer::default();
+    let mut clock = Clock::default();
     while let Some((line, text)) = input.next_line().with_context(|| format!("cannot read {}", args.file.display()))? {
-        let msg = match text.and_then(parse_line) {
-            Ok(Entry::Message(msg)) => msg,
-            Ok(Entry::NotEvaluated(trigger)) => {
+        let (msg, logged) = match text.and_then(parse_line_logged) {
+            Ok((Entry::Message(msg), logged)) => (msg, logged),
+            Ok((Entry::NotEvaluated(trigger), _)) => {
                 *report.not_evaluated.entry(trigger.as_deref().unwrap_or("(none)").to_owned()).or_default() += 1;
                 continue;
             }
@@ -75,10 +81,11 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             }
         };
         report.messages += 1;
-        let old = before.ruleset.evaluate(&msg);
+        let at_ms = clock.time_of(&msg, logged);
+        let old = before_state.decide(&before.ruleset, &msg, at_ms, logged);
         before_tally.count(&old);
         if let Some(tally) = after_tally.as_mut() {
-            let new = tally.ruleset.evaluate(&msg);
+            let new = after_state.decide(tally.ruleset, &msg, at_ms, logged);
             tally.count(&new);
             if !same_answer(&old, &new) {
                 let diff = Difference::new(line, &old, &new);
@@ -108,6 +115,52 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The memory state one rule set counts on during a replay.
+struct Replayer {
+    store: MemoryState,
+}
+
+impl Default for Replayer {
+    fn default() -> Self {
+        Replayer { store: MemoryState::new(DEFAULT_MAX_KEYS, DEFAULT_RETENTION_MS) }
+    }
+}
+
+impl Replayer {
+    /// Decides as the service did: on this rule set's state, at the line's time; a line the
+    /// service decided while its store was unavailable is decided without state again.
+    fn decide<'r>(&self, ruleset: &'r Ruleset, msg: &MessageView<'_>, at_ms: u64, logged: Logged) -> Decision<'r> {
+        if logged.degraded && ruleset.uses_state() {
+            return ruleset.prepare(msg, at_ms).finish(msg, None);
+        }
+        match decide_now(ruleset, msg, at_ms, &self.store) {
+            Outcome::Decided(decision) => decision,
+            Outcome::Resent(answer) => ruleset.resent_decision(&answer),
+        }
+    }
+}
+
+/// The time of each line: its `ts` (a decision-log line), else its `sentAt` when plausible,
+/// else the time of the line before (0 before any): file order is the order of events.
+#[derive(Default)]
+struct Clock {
+    last_ms: u64,
+}
+
+/// `sentAt` outside these Unix seconds (before 2001-09-09, after 2199) is taken for a broken
+/// client clock and ignored.
+const PLAUSIBLE_SENT_AT: std::ops::Range<u64> = 1_000_000_000_000..7_258_118_400_000;
+
+impl Clock {
+    fn time_of(&mut self, msg: &MessageView<'_>, logged: Logged) -> u64 {
+        let sent = msg.unix_ms(Attribute::SentAt).filter(|ms| PLAUSIBLE_SENT_AT.contains(ms));
+        if let Some(at) = logged.ts_ms.or(sent) {
+            self.last_ms = at;
+        }
+        self.last_ms
+    }
 }
 
 /// Decisions by action and messages hit by rule, for one rule set.

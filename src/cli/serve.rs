@@ -18,6 +18,7 @@ use super::RulesArg;
 use crate::decision_log::DecisionLog;
 use crate::reload::{self, LiveRules, ReloadHandle, ReloadOutcome, ReloadReport, Trigger};
 use crate::server::{self, BasicAuth, DecisionLogSink, FailMode, Metrics, Shared};
+use crate::state::{self, MemoryState, StateSpec, Store, redis::RedisState};
 
 /// How long the decision log gets to write its queue out at shutdown.
 const DECISION_LOG_FLUSH: Duration = Duration::from_secs(5);
@@ -77,6 +78,43 @@ pub struct ServeArgs {
     #[arg(long, env = "INFLIGHT_MAX_FIELD_BYTES", value_name = "BYTES", default_value_t = server::DEFAULT_MAX_FIELD_BYTES,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=(isize::MAX as u64)))]
     pub max_field_bytes: usize,
+    /// Where rules that count keep their state: `memory` (this process) or
+    /// `redis://HOST:PORT[/DB]` (shared by every replica).
+    #[arg(long, env = "INFLIGHT_STATE", value_name = "memory|redis://HOST:PORT[/DB]", default_value = "memory")]
+    pub state: StateSpec,
+    /// Memory state: the most keys kept; the least recently used go first (counted).
+    #[arg(long, env = "INFLIGHT_STATE_MAX_KEYS", value_name = "N", default_value_t = state::DEFAULT_MAX_KEYS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=(u32::MAX as u64)))]
+    pub state_max_keys: u64,
+    /// The most a state exchange may take, in milliseconds: past it the message is decided
+    /// without the rules that need state.
+    #[arg(long, env = "INFLIGHT_STATE_TIMEOUT", value_name = "MS", default_value_t = state::DEFAULT_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub state_timeout: u64,
+    /// How long first-seen times and message counts are kept after a sender's last message.
+    #[arg(long, env = "INFLIGHT_STATE_RETENTION", value_name = "DURATION", default_value = "30d",
+          value_parser = parse_retention)]
+    pub state_retention: u64,
+}
+
+fn parse_retention(text: &str) -> Result<u64, String> {
+    crate::time::parse_duration_ms(text)
+}
+
+impl ServeArgs {
+    /// The state store the flags ask for. Redis is connected lazily: this never waits for it.
+    fn store(&self) -> anyhow::Result<Store> {
+        Ok(match &self.state {
+            StateSpec::Memory => {
+                let max_keys = usize::try_from(self.state_max_keys).context("--state-max-keys is too large")?;
+                Store::Memory(MemoryState::new(max_keys, self.state_retention))
+            }
+            StateSpec::Redis(url) => {
+                let timeout = Duration::from_millis(self.state_timeout);
+                Store::Redis(RedisState::start(url, timeout, self.state_retention).map_err(anyhow::Error::msg)?)
+            }
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -143,6 +181,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let live = Arc::new(live);
     let metrics = Arc::new(Metrics::new().context("cannot set up metrics")?);
     let mut shared = Shared::new(Arc::clone(&live), Arc::clone(&metrics));
+    let store = Arc::new(args.store()?);
+    shared.store = Some(Arc::clone(&store));
     let decision_log = match &settings.server.decision_log {
         Some(path) => {
             let log = DecisionLog::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -176,6 +216,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .context("cannot listen for SIGHUP")?;
         actix_web::rt::spawn(reload_on_hangup(hangups, reloads, decision_log.clone()));
         log_listening(addr, &config, &live);
+        log_state(&store, &live);
         info!(dir = %live.dir().display(), "watching rules for changes (SIGHUP reloads too)");
         running.server.await.context("server failed")?;
         if let Some(sink) = &decision_log
@@ -205,6 +246,21 @@ fn log_listening(addr: SocketAddr, config: &server::Config, live: &LiveRules) {
         shutdown_grace_s = config.shutdown_grace.as_secs(),
         client_timeout_ms = config.client_timeout.as_millis(),
         "listening on {addr}"
+    );
+}
+
+/// Which state store serves, and which rules use it.
+fn log_state(store: &Store, live: &LiveRules) {
+    let rs = live.current();
+    let using: Vec<String> = rs
+        .as_deref()
+        .map_or(Vec::new(), |rs| rs.rules().iter().filter(|r| r.uses_state()).map(|r| r.id.clone()).collect());
+    info!(
+        state = store.kind().name(),
+        rules_using_state = using.len(),
+        "state store: {}{}",
+        store.kind(),
+        if using.is_empty() { " (no rule uses state: never touched)" } else { "" }
     );
 }
 

@@ -16,8 +16,9 @@ use toml::Spanned;
 use super::matcher::LevelBuilder;
 use super::model::{CondValue, Conditions, Field, Forms, ListDef, MatchMode, PackFile, RuleDef};
 use super::normalize::{Level, normalize_keyword};
+use super::stateful::{self, Located};
 use super::variants::{english_forms, is_collapse_target, strict_variants};
-use super::{Case, Clause, Condition, Example, Rule, Ruleset};
+use super::{Case, Clause, Condition, CounterSpec, Example, Rule, Ruleset, StateClause};
 use crate::error::{Diagnostic, LineIndex, LoadError, Position};
 use crate::message::{ConditionKey, Test};
 
@@ -80,6 +81,7 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
     let mut compiler = Compiler { diags, hasher, ..Compiler::default() };
     compiler.collect_lists(&packs);
     compiler.collect_policy(&packs);
+    compiler.collect_counters(&packs);
     for pack in &packs {
         compiler.compile_pack(pack);
     }
@@ -132,6 +134,8 @@ struct Compiler {
     levels: BTreeMap<Level, LevelBuilder>,
     regex_count: usize,
     cases: Vec<Case>,
+    counters: Vec<CounterSpec>,
+    counter_at: HashMap<String, (PathBuf, Position)>,
 }
 
 impl Compiler {
@@ -208,21 +212,94 @@ impl Compiler {
         }
     }
 
+    /// `[counters.NAME]` of every pack: unique names, each checked.
+    fn collect_counters(&mut self, packs: &[SourcePack<'_>]) {
+        for sp in packs {
+            for (name, def) in &sp.pack.counters {
+                let pos = sp.pos(def);
+                if let Some((file, first)) = self.counter_at.get(name) {
+                    let message =
+                        format!("counter \"{name}\" is declared twice (first at {}:{})", file.display(), first.line);
+                    self.error(sp.path, pos, None, message);
+                    continue;
+                }
+                self.counter_at.insert(name.clone(), (sp.path.clone(), pos));
+                match stateful::counter(name, def.get_ref()) {
+                    Ok(spec) => self.counters.push(spec),
+                    Err(errors) => self.located(sp, pos, None, errors),
+                }
+            }
+        }
+    }
+
+    /// Reports errors at their value's position, or at `pos` when they have none.
+    fn located(&mut self, sp: &SourcePack<'_>, pos: Position, rule: Option<&str>, errors: Vec<Located>) {
+        for (span, message) in errors {
+            let at = span.map_or(pos, |s| sp.lines.position(s.start));
+            self.error(sp.path, at, rule, message);
+        }
+    }
+
+    fn counter_index(&self, name: &str) -> Option<usize> {
+        self.counters.iter().position(|c| c.name == name)
+    }
+
+    fn known_counters(&self) -> String {
+        let names: Vec<&str> = self.counters.iter().map(|c| c.name.as_str()).collect();
+        if names.is_empty() { "none declared".to_owned() } else { names.join(", ") }
+    }
+
     fn compile_pack(&mut self, sp: &SourcePack<'_>) {
         let pack_name = sp.name();
         for def in &sp.pack.rules {
             self.compile_rule(sp, &pack_name, def);
         }
         for case in &sp.pack.cases {
-            let c = case.get_ref();
-            self.cases.push(Case {
-                name: c.name.clone(),
-                message: c.message.0.clone(),
-                expect: c.expect.clone(),
-                file: sp.path.clone(),
-                position: sp.pos(case),
-            });
+            self.compile_case(sp, case);
         }
+    }
+
+    /// A `[[case]]`: one `message`, or a sequence of `messages` with `at` offsets.
+    fn compile_case(&mut self, sp: &SourcePack<'_>, case: &Spanned<super::model::CaseDef>) {
+        let c = case.get_ref();
+        let pos = sp.pos(case);
+        let subject = format!("case \"{}\"", c.name);
+        let messages = match (&c.message, &c.messages) {
+            (Some(m), None) => vec![(m.0.clone(), 0)],
+            (None, Some(list)) if !list.is_empty() => {
+                let mut out = Vec::with_capacity(list.len());
+                let mut last = 0;
+                for m in list {
+                    let at = match m.at.as_deref().map(parse_offset) {
+                        None => last,
+                        Some(Ok(at)) if at >= last => at,
+                        Some(Ok(_)) => {
+                            self.error(sp.path, pos, None, format!("{subject}: `at` goes back in time"));
+                            return;
+                        }
+                        Some(Err(e)) => {
+                            self.error(sp.path, pos, None, format!("{subject}: `at`: {e}"));
+                            return;
+                        }
+                    };
+                    last = at;
+                    out.push((m.message.0.clone(), at));
+                }
+                out
+            }
+            _ => {
+                let message = format!("{subject}: give one `message`, or a non-empty `messages` sequence");
+                self.error(sp.path, pos, None, message);
+                return;
+            }
+        };
+        self.cases.push(Case {
+            name: c.name.clone(),
+            messages,
+            expect: c.expect.clone(),
+            file: sp.path.clone(),
+            position: pos,
+        });
     }
 
     /// One `[[rule]]`: its id, keywords, regexes, conditions and `except` phrases, each checked
@@ -238,15 +315,28 @@ impl Compiler {
         let level = def.normalize;
         let keywords = self.rule_keywords(sp, def, rid);
         let regexes = self.rule_regexes(sp, def, rid);
-        if def.keywords.is_empty() && def.lists.is_empty() && def.regex.is_empty() {
-            self.error(file, rule_pos, rid, "rule has nothing to match: give `keywords`, `lists` or `regex`");
+        let has_patterns = !(def.keywords.is_empty() && def.lists.is_empty() && def.regex.is_empty());
+        let has_conditions = def.when.is_some() || def.unless.is_some();
+        if !has_patterns && !has_conditions && def.rate.is_none() && def.repeat.is_none() {
+            let message =
+                "rule has nothing to match: give `keywords`, `lists` or `regex`, or conditions, `rate` or `repeat`";
+            self.error(file, rule_pos, rid, message);
         }
+        let rate = def
+            .rate
+            .as_ref()
+            .and_then(|r| stateful::rate(r.get_ref()).map_err(|e| self.located(sp, sp.pos(r), rid, e)).ok());
+        let repeat = def
+            .repeat
+            .as_ref()
+            .and_then(|r| stateful::repeat(r.get_ref()).map_err(|e| self.located(sp, sp.pos(r), rid, e)).ok());
+        let counts = self.rule_counts(sp, def, rid);
         let fields = def.fields.clone().unwrap_or_else(|| vec![Field::Text]);
         if fields.is_empty() {
             self.error(file, rule_pos, rid, "`fields` is empty: the rule would read nothing");
         }
-        let when = def.when.as_ref().map(|c| self.compile_condition(file, sp.pos(c), rid, "when", c.get_ref()));
-        let unless = def.unless.as_ref().map(|c| self.compile_condition(file, sp.pos(c), rid, "unless", c.get_ref()));
+        let when = def.when.as_ref().map(|c| self.compile_condition(sp, sp.pos(c), rid, "when", c.get_ref()));
+        let unless = def.unless.as_ref().map(|c| self.compile_condition(sp, sp.pos(c), rid, "unless", c.get_ref()));
         let except = self.rule_except(sp, def, rid);
         if self.error_count() > errors_before {
             return;
@@ -273,13 +363,53 @@ impl Compiler {
             match_mode: def.match_mode,
             fields,
             when,
-            unless: unless.filter(|c| !c.clauses.is_empty()),
+            unless: unless.filter(|c| !c.is_empty()),
             except,
             examples_match: to_examples(examples.map(|e| &e.should_match)),
             examples_no_match: to_examples(examples.map(|e| &e.no_match)),
             file: file.clone(),
             position: rule_pos,
+            rate,
+            repeat,
+            counts,
+            has_patterns,
         });
+    }
+
+    /// `counts = { NAME = N }`: declared counters, positive amounts. A shadow rule's counts are
+    /// never added: a warning says so.
+    fn rule_counts(&mut self, sp: &SourcePack<'_>, def: &RuleDef, rid: Option<&str>) -> Vec<(usize, u64)> {
+        let mut counts = Vec::new();
+        for (name, amount) in def.counts.iter().flatten() {
+            let pos = sp.pos(amount);
+            let Some(index) = self.counter_index(name) else {
+                let message = format!(
+                    "`counts` on counter \"{name}\", which is not declared (declared: {}); add [counters.{name}]",
+                    self.known_counters()
+                );
+                self.error(sp.path, pos, rid, message);
+                continue;
+            };
+            match u64::try_from(*amount.get_ref()) {
+                Ok(n) if (1..=u64::from(u32::MAX)).contains(&n) => counts.push((index, n)),
+                _ => self.error(
+                    sp.path,
+                    pos,
+                    rid,
+                    format!("`counts.{name} = {}`: add a whole number from 1", amount.get_ref()),
+                ),
+            }
+        }
+        if !counts.is_empty() && def.mode == super::Mode::Shadow {
+            let pos = def.id.as_ref().map_or(Position::default(), |s| sp.pos(s));
+            self.warning(
+                sp.path,
+                pos,
+                rid,
+                "`counts` of a shadow rule are never added: shadow never changes any answer",
+            );
+        }
+        counts
     }
 
     /// The rule's id, when it has one that no earlier rule took.
@@ -445,14 +575,17 @@ impl Compiler {
 
     fn compile_condition(
         &mut self,
-        file: &Path,
+        sp: &SourcePack<'_>,
         pos: Position,
         rule: Option<&str>,
         which: &str,
         c: &Conditions,
     ) -> Condition {
+        let file = sp.path;
         let mut clauses = Vec::new();
-        for (key, value) in c {
+        let mut state = Vec::new();
+        for (key, spanned) in c {
+            let value = spanned.get_ref();
             let Some(condition) = ConditionKey::of(key) else {
                 let known = ConditionKey::names().join(", ");
                 self.error(file, pos, rule, format!("unknown condition key `{which}.{key}` (known: {known})"));
@@ -475,10 +608,60 @@ impl Compiler {
                     clauses.push(Clause::Present(attribute, *b))
                 }
                 (ConditionKey::HasAttachments, CondValue::Bool(b)) => clauses.push(Clause::HasAttachments(*b)),
-                (_, _) => self.error(file, pos, rule, format!("`{which}.{key}` takes true or false")),
+                (ConditionKey::HasAttachments | ConditionKey::Attribute(..), _) => {
+                    self.error(file, pos, rule, format!("`{which}.{key}` takes true or false"))
+                }
+                (counted, value) => {
+                    let at = sp.pos(spanned);
+                    match self.counted_clause(counted, &format!("{which}.{key}"), value) {
+                        Ok(Counted::Message(c)) => clauses.push(c),
+                        Ok(Counted::State(c)) => state.extend(c),
+                        Err(message) => self.error(file, at, rule, message),
+                    }
+                }
             }
         }
-        Condition { clauses }
+        Condition { clauses, state }
+    }
+
+    /// A condition on a count: `mentions`, `links`, `counter`, `sender_age`, `sender_messages`.
+    fn counted_clause(&self, key: ConditionKey, name: &str, value: &CondValue) -> Result<Counted, String> {
+        let CondValue::Table(table) = value else {
+            let example = if key == ConditionKey::Counter { "{ NAME = { at_least = 3 } }" } else { "{ at_least = 5 }" };
+            return Err(format!("`{name}` takes a table such as {example}"));
+        };
+        Ok(match key {
+            ConditionKey::Mentions => Counted::Message(Clause::Mentions(stateful::bound(name, table, false)?)),
+            ConditionKey::Links => Counted::Message(Clause::Links(stateful::bound(name, table, false)?)),
+            ConditionKey::SenderAge => {
+                Counted::State(vec![StateClause::SenderAge(stateful::bound(name, table, true)?)])
+            }
+            ConditionKey::SenderMessages => {
+                Counted::State(vec![StateClause::SenderMessages(stateful::bound(name, table, false)?)])
+            }
+            _ => {
+                let mut out = Vec::new();
+                for (counter, bounds) in table {
+                    let Some(index) = self.counter_index(counter) else {
+                        return Err(format!(
+                            "`{name}`: unknown counter \"{counter}\" (declared: {})",
+                            self.known_counters()
+                        ));
+                    };
+                    let toml::Value::Table(bounds) = bounds else {
+                        return Err(format!("`{name}.{counter}` takes a table such as {{ at_least = 3 }}"));
+                    };
+                    out.push(StateClause::Counter(
+                        index,
+                        stateful::bound(&format!("{name}.{counter}"), bounds, false)?,
+                    ));
+                }
+                if out.is_empty() {
+                    return Err(format!("`{name}` names no counter"));
+                }
+                Counted::State(out)
+            }
+        })
     }
 
     fn known_lists(&self) -> String {
@@ -513,6 +696,8 @@ impl Compiler {
             return Err(LoadError(self.diags));
         }
         let keyword_count = levels.iter().map(|l| l.keyword_pattern_count()).sum();
+        let stateful = self.rules.iter().any(Rule::uses_state);
+        let patternless = self.rules.iter().any(|r| !r.has_patterns);
         let ruleset = Ruleset {
             hash: self.hasher.short(),
             rules: self.rules,
@@ -523,6 +708,9 @@ impl Compiler {
             keyword_count,
             regex_count: self.regex_count,
             loaded_at: SystemTime::now(),
+            patternless,
+            counters: self.counters,
+            stateful,
         };
         Ok(Loaded { ruleset, warnings: self.diags })
     }
@@ -542,6 +730,20 @@ fn collapses_into_common_word(level: Level, source: &str, normalized: &str) -> O
 /// ass`), which the common word alone does not make.
 fn distinct_suggestion(source: &str) -> String {
     format!("your {source}")
+}
+
+/// A compiled condition on a count: the message's own, or read from state.
+enum Counted {
+    Message(Clause),
+    State(Vec<StateClause>),
+}
+
+/// A `[[case]]` sequence's `at`: a duration from the first message; `"0s"` is the start.
+fn parse_offset(text: &str) -> Result<u64, String> {
+    if text.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()) == "0" {
+        return Ok(0);
+    }
+    crate::time::parse_duration_ms(text)
 }
 
 /// At `strict`, a multi-word keyword also matches with its spaces removed, because strict

@@ -6,17 +6,17 @@
 //! the answer.
 
 use std::cell::RefCell;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::matcher::{LevelMatcher, PatternRef, RawHit};
 use super::model::{Field, Mode, RuleAction};
 use super::normalize::Normalized;
+use super::plan::Prepared;
 use super::{Clause, Condition, Rule, Ruleset};
 use crate::protocol::{Answer, AnswerMatch, MessageView, TagAnswer};
+use crate::state::{CounterAdd, Key, Record, View};
 
 /// How many `matches` an answer carries unless `--max-matches` says otherwise.
 pub const DEFAULT_MAX_MATCHES: usize = 50;
@@ -65,6 +65,30 @@ pub struct Decision<'r> {
     pub verdict: Verdict,
     /// `data.text` with every enforced `mask` span starred, when such a span exists.
     pub masked_text: Option<String>,
+    /// What the decision leaves for the state store (empty for a rule set without state).
+    pub state: DecisionState,
+    /// For a resend of a message seen within ten minutes: the first answer, given again.
+    pub resent: Option<Box<serde_json::value::RawValue>>,
+}
+
+/// What a decision means for the state store, and how state took part in it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DecisionState {
+    /// The message's time (ms since the epoch), as state counted it.
+    pub at_ms: u64,
+    /// The `counts` of the enforced hits.
+    pub adds: Vec<CounterAdd>,
+    /// The (sender, `muid`) claimed: a resend gets this decision's answer.
+    pub claim: Option<Key>,
+    /// The store was unavailable: every rule that needs state was skipped.
+    pub skipped: bool,
+}
+
+impl DecisionState {
+    /// What follows the decision off the request path, given the answer sent.
+    pub fn record(&self, answer: &[u8]) -> Record {
+        Record { at_ms: self.at_ms, adds: self.adds.clone(), answer: self.claim.map(|k| (k, answer.to_vec())) }
+    }
 }
 
 /// One rule that hit, and every place it hit.
@@ -74,6 +98,29 @@ pub struct RuleHit<'r> {
     pub rule: &'r Rule,
     /// Where it hit: non-overlapping, leftmost-longest, by field.
     pub spans: Vec<MatchSpan<'r>>,
+    /// What state the hit read, for a rule that uses state.
+    pub state: Option<StateNote>,
+}
+
+/// What a hit read from state: the count of its `rate` or `repeat` (this message included) and
+/// its window, and the values its state conditions read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StateNote {
+    /// The count of `rate` or `repeat`, this message included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Its window, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_ms: Option<u64>,
+    /// Counters read by the conditions, by name, as they stood before the message.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub counters: std::collections::BTreeMap<String, u64>,
+    /// `sender_age` read by the conditions, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_age_ms: Option<u64>,
+    /// `sender_messages` read by the conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_messages: Option<u64>,
 }
 
 /// One hit, with offsets into the original string of its field.
@@ -131,6 +178,9 @@ impl<'r> Decision<'r> {
     /// says when some were left out): CometChat merges the answer into the message's metadata,
     /// so it must stay small whatever the text.
     pub fn answer_limited(&self, max_matches: usize) -> Answer<'_> {
+        if let Some(raw) = &self.resent {
+            return Answer::Raw(raw);
+        }
         match self.verdict {
             Verdict::Allow => Answer::Allow {},
             Verdict::Drop => Answer::Drop { action: "do_not_propagate" },
@@ -201,16 +251,44 @@ fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
     })
 }
 
-/// URLs in text: `http://`, `https://` or `www.` up to whitespace or a quote/bracket.
-static URL: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r#"(?i)(?:https?://|www\.)[^\s<>"'`]+"#).ok());
-
 impl Ruleset {
-    /// Decides a message: every rule whose conditions hold, on the fields it reads.
+    /// Decides a message on empty state (`inflight eval`, examples): every rule whose
+    /// conditions hold, on the fields it reads. Timed by the message's `sentAt`, if any.
     pub fn evaluate<'r>(&'r self, msg: &MessageView<'_>) -> Decision<'r> {
-        with_scratch(|scratch| self.evaluate_with(msg, scratch))
+        let at_ms = msg.unix_ms(crate::message::Attribute::SentAt).unwrap_or(0);
+        self.evaluate_at(msg, at_ms)
     }
 
-    fn evaluate_with<'r>(&'r self, msg: &MessageView<'_>, scratch: &mut Scratch) -> Decision<'r> {
+    /// Decides a message at `at_ms` (ms since the epoch) on empty state: every window counts the
+    /// message alone, every counter is 0, the sender was never seen.
+    pub fn evaluate_at<'r>(&'r self, msg: &MessageView<'_>, at_ms: u64) -> Decision<'r> {
+        let prepared = self.prepare(msg, at_ms);
+        let view = View::fresh(&prepared.query);
+        prepared.finish(msg, Some(&view))
+    }
+
+    /// The decision standing for a resend answered with `answer` (the first answer): no hits,
+    /// the verdict the answer says.
+    pub fn resent_decision(&self, answer: &[u8]) -> Decision<'_> {
+        let verdict = match answer {
+            crate::protocol::ALLOW_BODY => Verdict::Allow,
+            crate::protocol::DROP_BODY => Verdict::Drop,
+            _ => Verdict::Tag,
+        };
+        let resent =
+            std::str::from_utf8(answer).ok().and_then(|a| serde_json::value::RawValue::from_string(a.to_owned()).ok());
+        let state = DecisionState::default();
+        Decision { ruleset: self, hits: Vec::new(), score: 0, verdict, masked_text: None, state, resent }
+    }
+
+    /// The first half of a decision: matches the message and says what it needs from state
+    /// (`Prepared::query`). Pure, like all of evaluation: the time comes in as `at_ms`.
+    pub fn prepare<'r>(&'r self, msg: &MessageView<'_>, at_ms: u64) -> Prepared<'r> {
+        let spans = with_scratch(|scratch| self.match_spans(msg, scratch));
+        super::plan::prepare(self, msg, at_ms, spans)
+    }
+
+    fn match_spans<'r>(&'r self, msg: &MessageView<'_>, scratch: &mut Scratch) -> Vec<(u32, MatchSpan<'r>)> {
         let Scratch { normalized, raw, active } = scratch;
         active.clear();
         active.extend(self.rules.iter().map(|r| conditions_hold(r, msg)));
@@ -228,7 +306,7 @@ impl Ruleset {
                 });
             }
         }
-        self.decide(spans, msg)
+        spans
     }
 
     /// Searches one original string at one level, resolving `except` and overlaps per rule, and
@@ -288,16 +366,13 @@ impl Ruleset {
         }
     }
 
-    fn decide<'r>(&'r self, mut spans: Vec<(u32, MatchSpan<'r>)>, msg: &MessageView<'_>) -> Decision<'r> {
-        spans.sort_by_key(|(rule, s)| (*rule, s.field as u8, s.index, s.start));
-        let mut hits: Vec<RuleHit<'r>> = Vec::new();
-        for (rule, span) in spans {
-            let Some(r) = self.rules.get(rule as usize) else { continue };
-            match hits.last_mut() {
-                Some(h) if std::ptr::eq(h.rule, r) => h.spans.push(span),
-                _ => hits.push(RuleHit { rule: r, spans: vec![span] }),
-            }
-        }
+    /// The decision from its hits (in rule order): verdict, score, masked text.
+    pub(crate) fn decide<'r>(
+        &'r self,
+        hits: Vec<RuleHit<'r>>,
+        msg: &MessageView<'_>,
+        state: DecisionState,
+    ) -> Decision<'r> {
         let enforced = || hits.iter().filter(|h| h.rule.mode == Mode::Enforce);
         let score = enforced().map(|h| h.rule.score).sum();
         let drop_by_rule = enforced().any(|h| h.rule.action == RuleAction::Drop);
@@ -319,7 +394,7 @@ impl Ruleset {
         } else {
             None
         };
-        Decision { ruleset: self, hits, score, verdict, masked_text }
+        Decision { ruleset: self, hits, score, verdict, masked_text, state, resent: None }
     }
 
     /// The spans where one rule hits `text`, ignoring its conditions and fields: what the rule's
@@ -346,18 +421,22 @@ impl Ruleset {
     }
 }
 
-/// `when`: every key holds; `unless`: the rule is skipped when every key holds.
-fn conditions_hold(rule: &Rule, msg: &MessageView<'_>) -> bool {
+/// `when`: every key holds; `unless`: the rule is skipped when every key holds. Only the
+/// message's own keys: an `unless` with state keys is settled once state is read (`plan`).
+pub(crate) fn conditions_hold(rule: &Rule, msg: &MessageView<'_>) -> bool {
     rule.when.as_ref().is_none_or(|c| condition_holds(c, msg))
-        && !rule.unless.as_ref().is_some_and(|c| condition_holds(c, msg))
+        && !rule.unless.as_ref().is_some_and(|c| c.state.is_empty() && condition_holds(c, msg))
 }
 
-fn condition_holds(condition: &Condition, msg: &MessageView<'_>) -> bool {
+/// Whether the message's own clauses of a condition hold.
+pub(crate) fn condition_holds(condition: &Condition, msg: &MessageView<'_>) -> bool {
     condition.clauses.iter().all(|clause| match clause {
         // A condition on a field the message lacks does not hold.
         Clause::AnyOf(attribute, values) => msg.get(*attribute).is_some_and(|a| values.iter().any(|v| v == a)),
         Clause::Present(attribute, want) => msg.get(*attribute).is_some() == *want,
         Clause::HasAttachments(want) => msg.has_attachments() == *want,
+        Clause::Mentions(bound) => bound.holds(u64::from(msg.mentions())),
+        Clause::Links(bound) => bound.holds(u64::from(msg.links())),
     })
 }
 
@@ -415,28 +494,21 @@ impl<'m> FieldStrings<'m> {
 
     /// Calls `f(index, string)` for each string of `field`, in order.
     fn for_each(&self, field: Field, mut f: impl FnMut(usize, &str)) {
-        let strings: &[&str] =
-            match field {
-                Field::Text => {
-                    if let Some(text) = self.msg.text.as_deref() {
-                        f(0, text);
-                    }
-                    return;
+        let strings: &[&str] = match field {
+            Field::Text => {
+                if let Some(text) = self.msg.text.as_deref() {
+                    f(0, text);
                 }
-                Field::AttachmentNames => self.attachment_names.get_or_init(|| self.msg.attachment_names().collect()),
-                Field::Urls => self.urls.get_or_init(|| {
-                    let in_text =
-                        self.msg.text.as_deref().into_iter().flat_map(|t| {
-                            URL.as_ref().into_iter().flat_map(move |re| re.find_iter(t).map(|m| m.as_str()))
-                        });
-                    in_text.chain(self.msg.attachments.iter().filter_map(|a| a.url.as_deref())).collect()
-                }),
-                Field::Metadata => {
-                    let strings = self.metadata.get_or_init(|| self.msg.metadata.strings());
-                    strings.iter().enumerate().for_each(|(i, s)| f(i, s));
-                    return;
-                }
-            };
+                return;
+            }
+            Field::AttachmentNames => self.attachment_names.get_or_init(|| self.msg.attachment_names().collect()),
+            Field::Urls => self.urls.get_or_init(|| self.msg.urls().collect()),
+            Field::Metadata => {
+                let strings = self.metadata.get_or_init(|| self.msg.metadata.strings());
+                strings.iter().enumerate().for_each(|(i, s)| f(i, s));
+                return;
+            }
+        };
         strings.iter().enumerate().for_each(|(i, s)| f(i, s));
     }
 }

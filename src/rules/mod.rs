@@ -12,16 +12,19 @@ pub mod eval;
 pub(crate) mod matcher;
 pub mod model;
 pub mod normalize;
+pub mod plan;
 pub mod selftest;
+pub(crate) mod stateful;
 pub mod variants;
 
 use std::path::PathBuf;
 use std::time::SystemTime;
 
 pub use compile::{Loaded, load_dir};
-pub use eval::{Decision, MatchSpan, RuleHit, Verdict};
+pub use eval::{Decision, DecisionState, MatchSpan, RuleHit, StateNote, Verdict};
 pub use model::{Field, MatchMode, Mode, RuleAction};
 pub use normalize::Level;
+pub use plan::Prepared;
 
 use crate::error::Position;
 use crate::message::{Attribute, MessageView};
@@ -40,6 +43,13 @@ pub struct Ruleset {
     pub(crate) keyword_count: usize,
     pub(crate) regex_count: usize,
     pub(crate) loaded_at: SystemTime,
+    /// `[counters.NAME]` across all packs, by name.
+    pub(crate) counters: Vec<CounterSpec>,
+    /// Whether any rule uses state (`rate`, `repeat`, `counts`, or a condition on `counter`,
+    /// `sender_age` or `sender_messages`). When not, nothing here touches state.
+    pub(crate) stateful: bool,
+    /// Whether some rule has no keywords, lists or regex (it hits on its conditions alone).
+    pub(crate) patternless: bool,
 }
 
 impl Ruleset {
@@ -92,6 +102,76 @@ impl Ruleset {
     pub fn levels(&self) -> impl Iterator<Item = Level> + '_ {
         self.levels.iter().map(|l| l.level)
     }
+
+    /// Whether some rule uses state: only then does a message cost a state exchange.
+    pub fn uses_state(&self) -> bool {
+        self.stateful
+    }
+
+    /// The declared counters.
+    pub fn counters(&self) -> &[CounterSpec] {
+        &self.counters
+    }
+}
+
+/// A declared `[counters.NAME]`.
+#[derive(Debug, Clone)]
+pub struct CounterSpec {
+    /// Its name.
+    pub name: String,
+    /// Whose counter it is.
+    pub per: Per,
+    /// Its sliding window, in milliseconds.
+    pub window_ms: u64,
+}
+
+/// Whose messages a window or counter counts: the message's key of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Per {
+    /// (app, sender uid).
+    Sender,
+    /// (app, receiver type, receiver uid or guid).
+    Receiver,
+    /// (app, conversationId).
+    Conversation,
+    /// The app (`repeat`'s `any`).
+    App,
+}
+
+impl Per {
+    /// The name in rule files (`any` for `App` in `repeat`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Per::Sender => "sender",
+            Per::Receiver => "receiver",
+            Per::Conversation => "conversation",
+            Per::App => "app",
+        }
+    }
+}
+
+/// A compiled `rate`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    /// Whose messages count.
+    pub per: Per,
+    /// The rule hits when the count, this message included, is above this.
+    pub more_than: u64,
+    /// The window, in milliseconds.
+    pub within_ms: u64,
+}
+
+/// A compiled `repeat`.
+#[derive(Debug, Clone, Copy)]
+pub struct Repeat {
+    /// Where the same text counts (`App` for `any`).
+    pub per: Per,
+    /// The rule hits when the count, this message included, is above this.
+    pub more_than: u64,
+    /// The window, in milliseconds.
+    pub within_ms: u64,
+    /// The Jaccard index at or above which texts count as the same; 1.0: identical.
+    pub similar: f64,
 }
 
 /// One compiled rule.
@@ -129,12 +209,34 @@ pub struct Rule {
     pub file: PathBuf,
     /// Where in that file.
     pub position: Position,
+    /// `rate`.
+    pub rate: Option<Rate>,
+    /// `repeat`.
+    pub repeat: Option<Repeat>,
+    /// `counts`: (index into the rule set's counters, amount) per enforced hit.
+    pub counts: Vec<(usize, u64)>,
+    /// Whether the rule has keywords, lists or regexes (without, it hits on its conditions,
+    /// `rate` and `repeat` alone).
+    pub has_patterns: bool,
 }
 
 impl Rule {
     /// Whether the rule reads `field`.
     pub fn reads(&self, field: Field) -> bool {
         self.fields.contains(&field)
+    }
+
+    /// Whether the rule reads state to decide (`rate`, `repeat`, or a state condition): such
+    /// a rule is skipped when the state store is unavailable.
+    pub fn needs_state(&self) -> bool {
+        self.rate.is_some()
+            || self.repeat.is_some()
+            || [&self.when, &self.unless].into_iter().flatten().any(|c| !c.state.is_empty())
+    }
+
+    /// Whether the rule reads or writes state (`needs_state`, or `counts`).
+    pub fn uses_state(&self) -> bool {
+        self.needs_state() || !self.counts.is_empty()
     }
 }
 
@@ -147,10 +249,17 @@ pub struct Example {
     pub position: Position,
 }
 
-/// A compiled `when` or `unless`: every clause must hold.
+/// A compiled `when` or `unless`: every clause must hold, the message's own and the state's.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Condition {
     pub clauses: Vec<Clause>,
+    pub state: Vec<StateClause>,
+}
+
+impl Condition {
+    pub fn is_empty(&self) -> bool {
+        self.clauses.is_empty() && self.state.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +269,34 @@ pub(crate) enum Clause {
     /// The message must (true) or must not (false) carry the attribute.
     Present(Attribute, bool),
     HasAttachments(bool),
+    /// Distinct users mentioned, within bounds.
+    Mentions(Bound),
+    /// URLs, within bounds.
+    Links(Bound),
+}
+
+/// A condition read from state.
+#[derive(Debug, Clone)]
+pub(crate) enum StateClause {
+    /// The counter (an index into the rule set's counters), before this message.
+    Counter(usize, Bound),
+    /// Milliseconds since the sender was first seen (or created, the older).
+    SenderAge(Bound),
+    /// Messages recorded from the sender before this one.
+    SenderMessages(Bound),
+}
+
+/// `{ at_least = N }`, `{ less_than = N }` or both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Bound {
+    pub at_least: Option<u64>,
+    pub less_than: Option<u64>,
+}
+
+impl Bound {
+    pub fn holds(self, value: u64) -> bool {
+        self.at_least.is_none_or(|n| value >= n) && self.less_than.is_none_or(|n| value < n)
+    }
 }
 
 /// A compiled `[[case]]`.
@@ -167,8 +304,9 @@ pub(crate) enum Clause {
 pub struct Case {
     /// The case's name.
     pub name: String,
-    /// The message it decides.
-    pub message: MessageView<'static>,
+    /// The messages it plays, each with its offset from the first in milliseconds; the
+    /// decision of the last one is checked.
+    pub messages: Vec<(MessageView<'static>, u64)>,
     /// What the decision must be.
     pub expect: model::Expectation,
     /// The file it is written in.

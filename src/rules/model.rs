@@ -29,6 +29,46 @@ pub struct PackFile {
     /// `[[case]]`s: whole decisions the pack expects.
     #[serde(default, rename = "case")]
     pub cases: Vec<Spanned<CaseDef>>,
+    /// `[counters.NAME]`: named counters any rule's conditions can read and `counts` can add to.
+    #[serde(default)]
+    pub counters: BTreeMap<String, Spanned<CounterDef>>,
+}
+
+/// `[counters.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterDef {
+    /// Whose counter it is: `sender`, `receiver`, `conversation` or `app`.
+    pub per: Spanned<String>,
+    /// The sliding window: the value is the sum of what was added within it (a duration).
+    pub window: Spanned<String>,
+}
+
+/// `rate = { per, more_than, within }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateDef {
+    /// Whose messages are counted: `sender`, `receiver`, `conversation` or `app`.
+    pub per: Spanned<String>,
+    /// The rule hits when the count, this message included, is above this.
+    pub more_than: Spanned<i64>,
+    /// The sliding window (a duration).
+    pub within: Spanned<String>,
+}
+
+/// `repeat = { per, more_than, within, similar }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatDef {
+    /// Where the same text is counted: `any` (the app), `sender` or `receiver`.
+    pub per: Spanned<String>,
+    /// The rule hits when the count, this message included, is above this.
+    pub more_than: Spanned<i64>,
+    /// The sliding window (a duration).
+    pub within: Spanned<String>,
+    /// The Jaccard index of character 5-grams at or above which two texts count as the same
+    /// (default 1.0: identical after normalization).
+    pub similar: Option<Spanned<f64>>,
 }
 
 /// `[pack]`.
@@ -132,6 +172,13 @@ pub struct RuleDef {
     pub mode: Mode,
     /// `examples.match` and `examples.no_match`, run by `inflight test`.
     pub examples: Option<Examples>,
+    /// Hits when more than `more_than` messages that passed the rule's other tests came within
+    /// `within` (this one included).
+    pub rate: Option<Spanned<RateDef>>,
+    /// Hits when the same text came more than `more_than` times within `within`.
+    pub repeat: Option<Spanned<RepeatDef>>,
+    /// What each enforced hit adds to named counters: `{ offenses = 1 }`.
+    pub counts: Option<BTreeMap<String, Spanned<i64>>>,
 }
 
 /// Which inflections a rule's keywords also match (`forms = "en"`).
@@ -233,10 +280,11 @@ impl Mode {
 
 /// `when` / `unless`: every key present must hold. Keys are the condition keys of the message
 /// schema (`crate::message::ConditionKey`), checked by `compile`.
-pub type Conditions = BTreeMap<String, CondValue>;
+pub type Conditions = BTreeMap<String, Spanned<CondValue>>;
 
-/// A condition value: a string, a bool, or a list of strings (any of them).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// A condition value: a string, a bool, a list of strings (any of them), or a table (the bounds
+/// of a count: `{ at_least = 5 }`; for `counter`, one such table per counter name).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum CondValue {
     /// `true` or `false`.
@@ -245,6 +293,8 @@ pub enum CondValue {
     One(String),
     /// Any of these strings.
     Any(Vec<String>),
+    /// A table, checked by `compile`.
+    Table(toml::Table),
 }
 
 /// A rule's `examples`.
@@ -267,16 +317,45 @@ pub struct PolicyDef {
     pub drop_score: Option<i64>,
 }
 
-/// An end-to-end `[[case]]`: a message and the decision expected for it.
+/// An end-to-end `[[case]]`: a message (or a sequence of them) and the decision expected for it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseDef {
     /// What the case checks, for failure reports.
     pub name: String,
     /// The message in the flat form of the message schema (`crate::message::FlatMessage`).
-    pub message: FlatMessage,
+    pub message: Option<FlatMessage>,
+    /// A sequence played on fresh state; `expect` applies to the last message.
+    pub messages: Option<Vec<SequenceMessage>>,
     /// What the decision must be.
     pub expect: Expectation,
+}
+
+/// One message of a `[[case]]` sequence: the flat form plus `at`, the offset from the first
+/// message (a duration; absent: the time of the message before).
+#[derive(Debug, Clone)]
+pub struct SequenceMessage {
+    /// The message.
+    pub message: FlatMessage,
+    /// `at`, as written.
+    pub at: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for SequenceMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // `at` is the case's, not the message's: taken out before the strict flat reader sees
+        // the rest.
+        let mut table = toml::Table::deserialize(d)?;
+        let at = match table.remove("at") {
+            None => None,
+            Some(toml::Value::String(s)) => Some(s),
+            Some(other) => {
+                return Err(serde::de::Error::custom(format!("`at` takes a duration such as \"2s\", not {other}")));
+            }
+        };
+        let message = FlatMessage::deserialize(table).map_err(serde::de::Error::custom)?;
+        Ok(SequenceMessage { message, at })
+    }
 }
 
 /// What a `[[case]]` expects; every key given must match exactly.

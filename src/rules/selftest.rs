@@ -7,6 +7,7 @@ use super::model::ExpectedAction;
 use super::normalize::normalize;
 use super::{Case, Decision, Ruleset, Verdict};
 use crate::error::Position;
+use crate::state::{MemoryState, Outcome, decide_now};
 
 /// The outcome of running every example and case of a rule set.
 #[derive(Debug, Default)]
@@ -98,33 +99,68 @@ pub fn run(ruleset: &Ruleset) -> Report {
     }
     for case in &ruleset.cases {
         report.cases_run += 1;
-        let decision = ruleset.evaluate(&case.message);
-        let problems = check_case(case, &decision);
+        let (problems, answer) = play_case(ruleset, case);
         if !problems.is_empty() {
             report.failures.push(Failure {
                 file: case.file.clone(),
                 position: case.position,
                 subject: format!("case \"{}\"", case.name),
-                message: format!(
-                    "{}; answer was {}",
-                    problems.join("; "),
-                    String::from_utf8_lossy(&decision.answer_json())
-                ),
+                message: format!("{}; answer was {}", problems.join("; "), String::from_utf8_lossy(&answer)),
             });
         }
     }
     report
 }
 
+/// When a case's first message is sent: a fixed instant, so cases give the same answers on
+/// every run (`sender_created_at` in a case is read against it: 2025-01-01T00:00:00Z).
+pub const CASE_START_MS: u64 = 1_735_689_600_000;
+
+/// Plays a case's messages on fresh memory state, each at its `at`, and checks the last
+/// decision; returns the problems and the last answer.
+fn play_case(ruleset: &Ruleset, case: &Case) -> (Vec<String>, Vec<u8>) {
+    let store = MemoryState::new(crate::state::DEFAULT_MAX_KEYS, crate::state::DEFAULT_RETENTION_MS);
+    let mut last = None;
+    for (message, at) in &case.messages {
+        last = Some(decide_now(ruleset, message, CASE_START_MS + at, &store));
+    }
+    match last {
+        Some(Outcome::Decided(decision)) => (check_case(case, &decision), decision.answer_json()),
+        Some(Outcome::Resent(answer)) => {
+            let verdict = match answer.as_slice() {
+                b"{}" => Verdict::Allow,
+                crate::protocol::DROP_BODY => Verdict::Drop,
+                _ => Verdict::Tag,
+            };
+            let mut problems = Vec::new();
+            if let Some(want) = case.expect.action.map(expected_verdict)
+                && want != verdict
+            {
+                problems.push(format!(
+                    "expected action {}, got {} (a resend: the first answer)",
+                    want.name(),
+                    verdict.name()
+                ));
+            }
+            (problems, answer)
+        }
+        None => (vec!["the case has no message".to_owned()], Vec::new()),
+    }
+}
+
+fn expected_verdict(action: ExpectedAction) -> Verdict {
+    match action {
+        ExpectedAction::Allow => Verdict::Allow,
+        ExpectedAction::Tag => Verdict::Tag,
+        ExpectedAction::Drop => Verdict::Drop,
+    }
+}
+
 fn check_case(case: &Case, decision: &Decision<'_>) -> Vec<String> {
     let expect = &case.expect;
     let mut problems = Vec::new();
     if let Some(action) = expect.action {
-        let want = match action {
-            ExpectedAction::Allow => Verdict::Allow,
-            ExpectedAction::Tag => Verdict::Tag,
-            ExpectedAction::Drop => Verdict::Drop,
-        };
+        let want = expected_verdict(action);
         if decision.verdict != want {
             problems.push(format!("expected action {}, got {}", want.name(), decision.verdict.name()));
         }

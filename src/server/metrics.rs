@@ -215,6 +215,8 @@ pub struct Metrics {
     reload_failing: IntGauge,
     ruleset: RulesetGauges,
     decision_log_lines: Resolved,
+    /// The state store's metrics.
+    pub state: super::state_metrics::StateMetrics,
 }
 
 /// What the rule set serving is: its hash, sizes and load time.
@@ -347,6 +349,7 @@ impl Metrics {
                 )?,
             )?,
             ruleset: RulesetGauges::new(r)?,
+            state: super::state_metrics::StateMetrics::new(r)?,
             registry,
             requests,
             decisions,

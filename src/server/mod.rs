@@ -12,6 +12,7 @@ pub mod auth;
 pub mod decisions;
 pub mod metrics;
 pub mod shutdown;
+pub mod state_metrics;
 mod status;
 pub mod tls;
 mod webhook;
@@ -33,6 +34,7 @@ pub use metrics::Metrics;
 pub use shutdown::Drain;
 
 use crate::reload::LiveRules;
+use crate::state::{self, MemoryState, Store};
 
 /// Paths the service answers itself; the webhook path cannot be one of them.
 pub const RESERVED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
@@ -155,12 +157,16 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Receives every `before_message` decision (`--decision-log`); `None` writes nothing.
     pub decisions: Option<Arc<dyn DecisionSink>>,
+    /// Where rules that count keep their state (`--state`); `None`: such rules decide on empty
+    /// state.
+    pub store: Option<Arc<Store>>,
 }
 
 impl Shared {
-    /// The state of a server without a decision log.
+    /// The state of a server without a decision log, with a memory state store.
     pub fn new(live: Arc<LiveRules>, metrics: Arc<Metrics>) -> Shared {
-        Shared { live, metrics, decisions: None }
+        let store = Store::Memory(MemoryState::new(state::DEFAULT_MAX_KEYS, state::DEFAULT_RETENTION_MS));
+        Shared { live, metrics, decisions: None, store: Some(Arc::new(store)) }
     }
 }
 
@@ -170,6 +176,7 @@ pub(crate) struct AppState {
     pub live: Arc<LiveRules>,
     pub metrics: Arc<Metrics>,
     pub decisions: Option<Arc<dyn DecisionSink>>,
+    pub store: Option<Arc<Store>>,
     pub auth: Option<BasicAuth>,
     pub fail_mode: FailMode,
     pub max_body: usize,
@@ -195,6 +202,7 @@ impl AppState {
             live: shared.live,
             metrics: shared.metrics,
             decisions: shared.decisions,
+            store: shared.store,
             auth: config.basic_auth.clone(),
             fail_mode: config.fail_mode,
             max_body: config.max_body,

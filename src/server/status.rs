@@ -34,6 +34,11 @@ struct Readiness<'a> {
     /// Whether the last reload failed (the rule set before it keeps serving).
     last_reload_failed: bool,
     last_reload_failed_at: Option<String>,
+    /// `ok`, or `degraded` while the state store is unavailable (rules that need state are
+    /// skipped; the service stays ready). Absent while no rule of the rule set serving uses
+    /// state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     detail: Option<Detail>,
 }
@@ -62,6 +67,11 @@ pub(super) async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> Http
         loaded_at: current.as_deref().map(|rs| rfc3339(rs.loaded_at())),
         last_reload_failed: status.last_error.is_some(),
         last_reload_failed_at: status.last_error_at.map(rfc3339),
+        state: state
+            .store
+            .as_deref()
+            .filter(|_| current.as_deref().is_some_and(|rs| rs.uses_state()))
+            .map(|s| if s.is_degraded() { "degraded" } else { "ok" }),
         detail: authenticated.then(|| Detail {
             rules: current.as_deref().map_or(0, |rs| rs.rules().len()),
             keywords: current.as_deref().map_or(0, |rs| rs.keyword_count()),
@@ -79,6 +89,9 @@ pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.observe_reload_failing(state.live.status().last_error.is_some());
     if let Some(sink) = &state.decisions {
         state.metrics.observe_decision_log(sink.counts());
+    }
+    if let Some(store) = &state.store {
+        state.metrics.state.observe(store);
     }
     match state.metrics.encode() {
         Ok(text) => HttpResponse::Ok().insert_header((header::CONTENT_TYPE, METRICS_CONTENT_TYPE)).body(text),

@@ -25,7 +25,10 @@ use super::decisions::DecisionRecord;
 use super::metrics::{Outcome, WebhookTrigger};
 use super::{AppState, FailMode};
 use crate::protocol::{ALLOW_BODY, DROP_BODY, MessageView, parse_request};
-use crate::rules::{Decision, Mode, Ruleset, Verdict};
+use crate::rules::{Decision, Mode, Prepared, Ruleset, Verdict};
+use crate::state::{
+    BackendKind, Duplicate, Outcome as StateOutcome, Query, Record, StateError, Store, decide_with, record_after,
+};
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const BASIC_CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="inflight""#);
@@ -69,7 +72,10 @@ async fn receive(req: &HttpRequest, payload: web::Payload, state: &AppState) -> 
         .await
         .unwrap_or(Err(BodyError::TimedOut));
     match body {
-        Ok(body) => answer(state, &body),
+        Ok(body) => match state.store.as_deref() {
+            Some(store @ Store::Redis(_)) => answer_remote(state, store, &body).await,
+            _ => answer(state, &body),
+        },
         Err(BodyError::TimedOut) => {
             debug!(peer = ?req.peer_addr(), timeout_ms = state.client_timeout.as_millis(), "webhook body too slow: closing");
             Reply::error(StatusCode::REQUEST_TIMEOUT, Outcome::TimedOut, "the body did not arrive in time")
@@ -192,18 +198,143 @@ fn oversized_field(message: &MessageView<'_>, max: usize) -> Option<&'static str
     message.metadata.raw_len().is_some_and(|len| len > max).then_some("metadata")
 }
 
-/// Evaluates, counts, hands the decision to the decision log, and returns the answer body.
+/// Evaluates (with the memory store's one exchange when the rule set uses state), counts, hands
+/// the decision to the decision log, and returns the answer body.
 fn decide(state: &AppState, ruleset: &Ruleset, message: &MessageView<'_>) -> Bytes {
+    let at = SystemTime::now();
     let started = Instant::now();
-    let decision = ruleset.evaluate(message);
-    let eval = started.elapsed();
-    let body = answer_body(&decision, state.max_matches);
-    state.metrics.record_decision(&decision, eval);
+    let memory = state.store.as_deref().and_then(Store::memory).filter(|_| ruleset.uses_state());
+    let Some(memory) = memory else {
+        let decision = ruleset.evaluate(message);
+        let eval = started.elapsed();
+        return conclude(state, message, &decision, answer_body(&decision, state.max_matches), eval, at, None);
+    };
+    let metrics = &state.metrics;
+    let exchange = |query: &Query| {
+        let exchange_started = Instant::now();
+        let view = memory.exchange_now(query);
+        metrics.state.record_op(BackendKind::Memory, "ok", exchange_started.elapsed());
+        view
+    };
+    let record = |record: Record| memory.record_now(&record);
+    match decide_with(ruleset, message, unix_ms(at), exchange, record) {
+        StateOutcome::Decided(decision) => {
+            let eval = started.elapsed();
+            conclude(state, message, &decision, answer_body(&decision, state.max_matches), eval, at, None)
+        }
+        StateOutcome::Resent(answer) => {
+            let decision = ruleset.resent_decision(&answer);
+            conclude(
+                state,
+                message,
+                &decision,
+                answer_body(&decision, state.max_matches),
+                started.elapsed(),
+                at,
+                Some("resent"),
+            )
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// With a Redis store: parse and match, then one exchange awaited within `--state-timeout`,
+/// then decide; each synchronous half runs under `catch_unwind` like `answer`. A rule set
+/// without state, another trigger, or no rule set take the synchronous path.
+async fn answer_remote(state: &AppState, store: &Store, body: &[u8]) -> Reply {
+    let Some(ruleset) = state.live.current().filter(|rs| rs.uses_state()) else { return answer(state, body) };
+    let at = SystemTime::now();
+    let started = Instant::now();
+    let first = catch_unwind(AssertUnwindSafe(|| match parse_request(body) {
+        // An oversized message goes the synchronous way, which answers it by the fail mode.
+        Ok(request)
+            if request.is_before_message() && oversized_field(&request.message, state.max_field_bytes).is_none() =>
+        {
+            let prepared = ruleset.prepare(&request.message, unix_ms(at));
+            Ok((request, prepared))
+        }
+        _ => Err(()),
+    }));
+    let (request, prepared) = match first {
+        Ok(Ok(ready)) => ready,
+        Ok(Err(())) => return answer(state, body),
+        Err(_) => return failed(state, WebhookTrigger::BeforeMessage),
+    };
+    let view = if prepared.query.is_empty() {
+        Ok(crate::state::View::default())
+    } else {
+        let exchange_started = Instant::now();
+        let view = store.exchange(prepared.query.clone()).await;
+        let result = view.as_ref().map_or_else(StateError::label, |_| "ok");
+        state.metrics.state.record_op(store.kind(), result, exchange_started.elapsed());
+        view
+    };
+    let second = catch_unwind(AssertUnwindSafe(|| {
+        let message = &request.message;
+        let (decision, body, label) = match &view {
+            Ok(v) => match &v.duplicate {
+                Some(Duplicate::Answer(answer)) => {
+                    let decision = ruleset.resent_decision(answer);
+                    let body = answer_body(&decision, state.max_matches);
+                    (decision, body, Some("resent"))
+                }
+                Some(Duplicate::Pending) => finished(prepared, message, None, state.max_matches),
+                None => finished(prepared, message, Some(v), state.max_matches),
+            },
+            Err(_) => finished(prepared, message, None, state.max_matches),
+        };
+        let body = conclude(state, message, &decision, body, started.elapsed(), at, label);
+        if label != Some("resent") {
+            record_after(&decision, |record| store.record(record));
+        }
+        body
+    }));
+    match second {
+        Ok(body) => Reply::json(WebhookTrigger::BeforeMessage, Outcome::Decided, body),
+        Err(_) => failed(state, WebhookTrigger::BeforeMessage),
+    }
+}
+
+/// A prepared message decided with what the store answered (`None`: unavailable).
+fn finished<'r>(
+    prepared: Prepared<'r>,
+    message: &MessageView<'_>,
+    view: Option<&crate::state::View>,
+    max_matches: usize,
+) -> (Decision<'r>, Bytes, Option<&'static str>) {
+    let decision = prepared.finish(message, view);
+    let body = answer_body(&decision, max_matches);
+    let label = decision.state.skipped.then_some("degraded");
+    (decision, body, label)
+}
+
+/// The fail-mode answer after a panic.
+fn failed(state: &AppState, trigger: WebhookTrigger) -> Reply {
+    error!(fail_mode = state.fail_mode.name(), "evaluation failed (panic): answered by the fail mode");
+    Reply::json(trigger, Outcome::Failed, fail_body(state.fail_mode))
+}
+
+/// Counts the decision, hands it to the decision log, and returns the body.
+fn conclude(
+    state: &AppState,
+    message: &MessageView<'_>,
+    decision: &Decision<'_>,
+    body: Bytes,
+    eval: std::time::Duration,
+    at: SystemTime,
+    label: Option<&'static str>,
+) -> Bytes {
+    let label = label.or(decision.state.skipped.then_some("degraded"));
+    state.metrics.record_decision(decision, eval);
     if let Some(sink) = &state.decisions {
-        sink.record(&DecisionRecord { at: SystemTime::now(), message, decision: &decision, answer: &body, eval });
+        sink.record(&DecisionRecord { at, message, decision, answer: &body, eval, state: label });
     }
     if enabled!(Level::DEBUG) {
-        let hits = Hits(&decision);
+        let hits = Hits(decision);
         let eval_us = eval.as_micros();
         let action = decision.verdict.name();
         if state.log_text {
@@ -320,6 +451,7 @@ action = "drop"
             live: Arc::new(live),
             metrics: Arc::new(Metrics::new().expect("metrics")),
             decisions: None,
+            store: None,
             auth: None,
             fail_mode,
             max_body: 1 << 20,

@@ -12,5 +12,7 @@ mod props;
 mod reliability;
 mod reload;
 mod replay;
+mod state;
+mod state_props;
 mod support;
 mod tuning;

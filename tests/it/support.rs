@@ -226,3 +226,76 @@ pub fn read_response(stream: &mut impl std::io::Read) -> std::io::Result<(u16, S
     }
     Ok((status, head, String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned()))
 }
+
+// A real `redis-server`
+
+/// A `redis-server` of its own on a free port, without persistence; stopped when dropped.
+pub struct RedisServer {
+    pub child: Child,
+    pub port: u16,
+    extra: Vec<String>,
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+impl RedisServer {
+    /// Starts one and waits until it answers. A missing `redis-server` fails the test: the
+    /// project's test command installs it (scripts/test.sh).
+    pub fn start(extra: &[&str]) -> RedisServer {
+        RedisServer::start_on(free_port(), extra)
+    }
+
+    /// Starts one on `port` (to restart a stopped one where the service expects it).
+    pub fn start_on(port: u16, extra: &[&str]) -> RedisServer {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts (scripts/test.sh installs it)");
+        let server = RedisServer { child, port, extra: extra.iter().map(|s| s.to_string()).collect() };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.cli(&["PING"]).trim() != "PONG" {
+            assert!(Instant::now() < deadline, "redis-server did not answer on port {port}");
+            thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `redis-cli -p PORT ARGS…`'s output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out =
+            Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Kills it (SIGKILL: no goodbye to clients).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port, with the same settings (its data is gone).
+    pub fn restart(&mut self) {
+        self.kill();
+        let extra = self.extra.clone();
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        // The old one is reaped already; dropping it kills nothing.
+        *self = RedisServer::start_on(self.port, &extra);
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
