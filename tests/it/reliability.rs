@@ -559,3 +559,49 @@ fn a_field_over_max_field_bytes_is_answered_by_the_fail_mode() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 4. Valid JSON that a strict parser refuses
+
+/// A lone surrogate (a cut emoji, as `JSON.stringify` writes it), duplicate keys and a number
+/// out of range are decided, with spans at the right bytes, even with `--fail-mode closed`;
+/// `400` stays for what is not JSON.
+#[test]
+fn valid_json_a_strict_parser_refuses_is_decided() {
+    let rules = rules_dir(&[("r.toml", "[[rule]]\nid = \"r.scam\"\nkeywords = [\"free money\"]\n")]);
+    let serve = spawn_with(rules.path(), &["--fail-mode", "closed"]);
+    let post = |body: &str| {
+        let mut reply = agent()
+            .post(serve.url("/webhook"))
+            .header("content-type", "application/json")
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send(body)
+            .expect("answered");
+        (reply.status().as_u16(), reply.body_mut().read_to_string().expect("body"))
+    };
+    let bodies = [
+        ("lone surrogate", r#"{"trigger":"before_message","data":{"data":{"text":"\ud83d free money"}}}"#, 4),
+        (
+            "duplicate keys, the last wins",
+            r#"{"trigger":"before_message","data":{"data":{"text":"hello","text":"get free money"}}}"#,
+            4,
+        ),
+        (
+            "a number out of range",
+            r#"{"trigger":"before_message","data":{"sentAt":1e400,"data":{"text":"free money!"}}}"#,
+            0,
+        ),
+    ];
+    for (name, body, start) in bodies {
+        let (status, answer) = post(body);
+        assert_eq!(status, 200, "{name}: {answer}");
+        let answer: Value = serde_json::from_str(&answer).expect("JSON");
+        assert_eq!(answer["rules"][0], "r.scam", "{name}: {answer}");
+        assert_eq!(answer["matches"][0]["start"], start, "{name}: the span in bytes of the decoded text");
+        assert_eq!(answer["matches"][0]["text"], "free money", "{name}");
+    }
+    let (status, answer) = post(r#"{"trigger":"before_message","data":{"data":{"text":"cut"#);
+    assert_eq!(status, 400, "not JSON: {answer}");
+}
