@@ -6,7 +6,8 @@
 //! in an `Arc<LiveRules>` owned by the caller: a reload task started beside the server swaps it,
 //! and each request takes the rule set serving once and decides with that one.
 //!
-//! Routes: `POST <path>` (the webhook), `GET`/`HEAD` `/healthz` and `/readyz`, `GET /metrics`.
+//! Routes: `POST <path>` (the webhook), `GET`/`HEAD` `/healthz` and `/readyz`, `GET /metrics`,
+//! and with a console (`--ui`) everything under `/ui` (see `ui`).
 
 pub mod auth;
 pub mod decisions;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod shutdown;
 mod status;
 pub mod tls;
+pub mod ui;
 mod webhook;
 
 use std::net::{SocketAddr, TcpListener};
@@ -141,12 +143,14 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Receives every `before_message` decision (`--decision-log`); `None` writes nothing.
     pub decisions: Option<Arc<dyn DecisionSink>>,
+    /// The console (`--ui`): served at `/ui` when set.
+    pub console: Option<Arc<ui::Console>>,
 }
 
 impl Shared {
-    /// The state of a server without a decision log.
+    /// The state of a server without a decision log or console.
     pub fn new(live: Arc<LiveRules>, metrics: Arc<Metrics>) -> Shared {
-        Shared { live, metrics, decisions: None }
+        Shared { live, metrics, decisions: None, console: None }
     }
 }
 
@@ -163,6 +167,8 @@ pub(crate) struct AppState {
     pub log_text: bool,
     /// Counts requests in flight and says whether shutdown has begun.
     pub drain: Arc<Drain>,
+    /// The console, with `--ui`.
+    pub console: Option<Arc<ui::Console>>,
 }
 
 /// A bound, not yet running server: await `server` to serve; `server.handle()` stops it.
@@ -177,6 +183,10 @@ pub struct Running {
 /// `stop_on_signals`, the task that drains and stops the server on SIGTERM starts here; nothing
 /// is served until `server` is awaited.
 pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
+    if shared.console.is_some() {
+        ui::check_exposure(config.listen, config.basic_auth.as_ref())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    }
     let listener = TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;
     shared.metrics.observe_ruleset(shared.live.current().as_deref());
@@ -191,7 +201,12 @@ pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
         client_timeout: config.client_timeout,
         log_text: config.log_text,
         drain: Arc::clone(&drain),
+        console: shared.console,
     };
+    if let Some(console) = &state.console {
+        actix_web::rt::spawn(ui::sample_every_minute(Arc::clone(console), Arc::clone(&state.metrics)));
+    }
+    let with_console = state.console.is_some();
     let path = config.path.clone();
     let max_body = config.max_body;
     let server = HttpServer::new(move || {
@@ -210,6 +225,11 @@ pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
                 web::resource("/readyz").route(web::get().to(status::readyz)).route(web::head().to(status::readyz)),
             )
             .route("/metrics", web::get().to(status::metrics))
+            .configure(|cfg| {
+                if with_console {
+                    ui::configure(cfg);
+                }
+            })
     })
     .workers(config.workers.get())
     // The head; `webhook::read_body` bounds the body.
