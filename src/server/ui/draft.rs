@@ -212,7 +212,10 @@ pub(super) async fn page_get(state: web::Data<AppState>, query: web::Query<Draft
 /// `POST /ui/draft`: Check, Test, Replay or Apply the draft in the form. Compiling a folder and
 /// replaying thousands of messages take a while: off the workers that answer the webhook.
 pub(super) async fn submit(state: web::Data<AppState>, form: web::Form<DraftForm>) -> HttpResponse {
-    let form = form.into_inner();
+    let mut form = form.into_inner();
+    // A browser submits a textarea's lines joined by CRLF (the HTML form rules); the pack keeps
+    // the LF endings it was opened with, so an Apply does not rewrite every line of the file.
+    form.text = form.text.replace("\r\n", "\n");
     off_the_workers(move || {
         let console = match console(&state).and_then(|console| check_token(console, &form.csrf).map(|()| console)) {
             Ok(console) => console,
