@@ -178,15 +178,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let console = match settings.ui {
-        Some(ui) => {
-            let console = Arc::new(Console::new(ui).context("cannot set up the console")?);
-            console.record_start(live.current().as_deref().map(|rs| rs.hash()));
-            shared.console = Some(Arc::clone(&console));
-            Some(console)
-        }
-        None => None,
-    };
+    let console = settings.ui.map(|ui| start_console(ui, &live)).transpose()?;
+    shared.console = console.clone();
     let config = settings.server;
 
     actix_web::rt::System::new().block_on(async move {
@@ -230,6 +223,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The console's state, its reload history starting with the rule set loaded at start.
+fn start_console(ui: UiConfig, live: &LiveRules) -> anyhow::Result<Arc<Console>> {
+    let console = Arc::new(Console::new(ui).context("cannot set up the console")?);
+    console.record_start(live.current().as_deref().map(|rs| rs.hash()));
+    Ok(console)
 }
 
 /// The start-up line: where it listens, the rule set serving and the settings that matter.

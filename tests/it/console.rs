@@ -322,6 +322,23 @@ fn overview_and_try_in_a_browser() {
     });
 }
 
+/// Waits until `/readyz` names `hash` (the hot reload took the applied pack).
+async fn until_serving(readyz: &str, hash: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = readyz.to_owned();
+        let body = tokio::task::spawn_blocking(move || {
+            agent().get(&url).call().expect("readyz").body_mut().read_to_string().expect("body")
+        });
+        let now: Value = serde_json::from_str(&body.await.expect("joined")).expect("json");
+        if now["ruleset"] == hash {
+            return;
+        }
+        assert!(Instant::now() < deadline, "/readyz never served {hash}: {now}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The rules a person adds in the Draft test: first broken, then fixed.
 const BROKEN_RULE: &str = "\n[[rule]]\nid = \"spam.free-phone\"\nregex = ['free\\s+(iphone']\ntags = [\"spam\"]\n";
 const FIXED_RULE: &str = "\n[[rule]]\nid = \"spam.free-phone\"\nregex = ['free\\s+iphone']\nkeywords = [\"pwned\"]\nscore = 10\ntags = [\"spam\"]\nexamples.match = [\"win a FREE iPhone\"]\n";
@@ -387,19 +404,7 @@ fn draft_check_replay_and_apply_in_a_browser() {
         let new_hash = text_of(&client, "draft-hash").await;
         assert_ne!(new_hash, before);
         assert_eq!(std::fs::read_to_string(rules_path.join("spam.toml")).expect("spam.toml"), fixed);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let readyz = readyz.clone();
-            let body = tokio::task::spawn_blocking(move || {
-                agent().get(&readyz).call().expect("readyz").body_mut().read_to_string().expect("body")
-            });
-            let now: Value = serde_json::from_str(&body.await.expect("joined")).expect("json");
-            if now["ruleset"] == new_hash.as_str() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "/readyz never served {new_hash}: {now}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        until_serving(&readyz, &new_hash).await;
         client.goto(&format!("{base}/ui")).await.expect("open /ui");
         assert_eq!(text_of(&client, "ruleset-hash").await, new_hash);
         assert!(text_of(&client, "reloads-body").await.contains("files ok"), "the reload is in the history");

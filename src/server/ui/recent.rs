@@ -8,13 +8,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::web::Bytes;
 
-/// One body with its arrival number.
-type Kept = Option<(u64, Bytes)>;
+/// One slot: the body last kept there and its arrival number. The buffer is reused, so after the
+/// first round a push allocates nothing (and frees nothing another thread allocated).
+#[derive(Debug, Default)]
+struct Slot {
+    seq: u64,
+    filled: bool,
+    body: Vec<u8>,
+}
 
 /// A ring of the last bodies, by arrival.
 #[derive(Debug)]
 pub struct Recent {
-    slots: Box<[Mutex<Kept>]>,
+    slots: Box<[Mutex<Slot>]>,
     /// The sequence number of the next body.
     next: AtomicU64,
     /// Bodies not kept because their slot was being read.
@@ -24,7 +30,7 @@ pub struct Recent {
 impl Recent {
     /// A ring of `capacity` bodies (at least one).
     pub fn new(capacity: usize) -> Recent {
-        let slots = (0..capacity.max(1)).map(|_| Mutex::new(None)).collect();
+        let slots = (0..capacity.max(1)).map(|_| Mutex::default()).collect();
         Recent { slots, next: AtomicU64::new(0), skipped: AtomicU64::new(0) }
     }
 
@@ -33,16 +39,21 @@ impl Recent {
         self.slots.len()
     }
 
-    /// Keeps a copy of `body` in place of the oldest one. A copy, not the request's buffer: that
-    /// may be a slice of a larger read buffer, which N of would hold far more memory.
+    /// Keeps a copy of `body` in place of the oldest one. A copy into the slot's own buffer, not
+    /// the request's: that may be a slice of a larger read buffer, which N of would pin far more
+    /// memory.
     pub fn push(&self, body: &[u8]) {
         let seq = self.next.fetch_add(1, Ordering::Relaxed);
         let index = (seq % self.slots.len() as u64) as usize;
         let Some(slot) = self.slots.get(index) else { return };
-        let copy = Bytes::copy_from_slice(body);
         match slot.try_lock() {
             // A slower push of an older body (seq − N) may arrive after this one: keep the newer.
-            Ok(mut kept) if kept.as_ref().is_none_or(|(old, _)| *old < seq) => *kept = Some((seq, copy)),
+            Ok(mut kept) if !kept.filled || kept.seq < seq => {
+                kept.body.clear();
+                kept.body.extend_from_slice(body);
+                kept.seq = seq;
+                kept.filled = true;
+            }
             Ok(_) => {}
             Err(_) => {
                 self.skipped.fetch_add(1, Ordering::Relaxed);
@@ -52,8 +63,14 @@ impl Recent {
 
     /// Every body kept, oldest first.
     pub fn snapshot(&self) -> Vec<Bytes> {
-        let mut kept: Vec<(u64, Bytes)> =
-            self.slots.iter().filter_map(|slot| slot.lock().ok().and_then(|s| s.clone())).collect();
+        let mut kept: Vec<(u64, Bytes)> = self
+            .slots
+            .iter()
+            .filter_map(|slot| {
+                let slot = slot.lock().ok()?;
+                slot.filled.then(|| (slot.seq, Bytes::copy_from_slice(&slot.body)))
+            })
+            .collect();
         kept.sort_unstable_by_key(|(seq, _)| *seq);
         kept.into_iter().map(|(_, body)| body).collect()
     }
