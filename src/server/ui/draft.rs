@@ -416,6 +416,44 @@ fn apply(path: &Path, text: &str, compiled: &Ruleset) -> String {
 mod tests {
     use super::*;
 
+    fn folder() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("a.toml"), "[[rule]]\nid = \"a.one\"\nkeywords = [\"apple\"]\n").expect("write");
+        dir
+    }
+
+    #[test]
+    fn check_lays_errors_on_the_draft_lines_and_writes_nothing() {
+        let dir = folder();
+        let path = dir.path().join("b.toml");
+        let text = "[[rule]]\nid = \"b.one\"\nregex = ['(unclosed']\n";
+        let (loaded, outcome) = check(dir.path(), PackOverride { path: &path, text });
+        assert!(loaded.is_none() && outcome.hash.is_none());
+        let marked: Vec<usize> = outcome.lines.iter().filter(|l| l.error).map(|l| l.number).collect();
+        assert_eq!(marked, [3]);
+        assert_eq!(outcome.diagnostics.first().and_then(|d| d.line), Some(3));
+        assert!(!path.exists(), "check never writes");
+    }
+
+    #[test]
+    fn a_draft_replaces_its_pack_or_joins_the_folder() {
+        let dir = folder();
+        let replaced = PackOverride {
+            path: &dir.path().join("a.toml"),
+            text: "[[rule]]\nid = \"a.two\"\nkeywords = [\"pear\"]\n",
+        };
+        let (loaded, _) = check(dir.path(), replaced);
+        let ids: Vec<String> = loaded.expect("compiles").ruleset.rules().iter().map(|r| r.id.clone()).collect();
+        assert_eq!(ids, ["a.two"]);
+        let added = PackOverride {
+            path: &dir.path().join("sub/c.toml"),
+            text: "[[rule]]\nid = \"c.one\"\nkeywords = [\"plum\"]\n",
+        };
+        let (loaded, _) = check(dir.path(), added);
+        let ids: Vec<String> = loaded.expect("compiles").ruleset.rules().iter().map(|r| r.id.clone()).collect();
+        assert_eq!(ids, ["a.one", "c.one"]);
+    }
+
     #[test]
     fn pack_names_stay_inside_the_folder() {
         let dir = Path::new("/rules");

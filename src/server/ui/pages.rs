@@ -1,6 +1,7 @@
 //! The Overview and Try pages, their JSON, and the embedded assets.
 
 use std::borrow::Cow;
+use std::path::Path;
 use std::time::Instant;
 
 use actix_web::{HttpResponse, web};
@@ -235,9 +236,15 @@ pub(super) struct TryForm {
 }
 
 impl TryForm {
-    /// The message the form describes; empty fields are absent.
+    /// The message the form describes; empty fields are absent. A browser joins a textarea's
+    /// lines with CRLF; a chat client sends LF, so that is what is decided.
     fn message(&self) -> MessageView<'_> {
-        let mut msg = MessageView::with_text(self.text.as_str());
+        let text = if self.text.contains('\r') {
+            Cow::Owned(self.text.replace("\r\n", "\n"))
+        } else {
+            Cow::Borrowed(self.text.as_str())
+        };
+        let mut msg = MessageView::with_text(text);
         for (attribute, value) in [
             (Attribute::Sender, &self.sender),
             (Attribute::SenderRole, &self.sender_role),
@@ -336,7 +343,7 @@ pub(super) async fn try_submit(state: web::Data<AppState>, form: web::Form<TryFo
     let answer = match console(&state).and_then(|console| check_token(console, &form.csrf).map(|()| console)) {
         Ok(console) => {
             let (result, error) = match state.live.current() {
-                Some(ruleset) => (Some(try_message(&ruleset, &form.message())), None),
+                Some(ruleset) => (Some(try_message(&ruleset, &form.message(), state.live.dir())), None),
                 None => (None, Some("no rule set is loaded".to_owned())),
             };
             render(&TryPage { nav: "try", csrf: console.csrf(), form: &form, result, error })
@@ -347,12 +354,10 @@ pub(super) async fn try_submit(state: web::Data<AppState>, form: web::Form<TryFo
 }
 
 /// Decides `msg` and lays the explanation out for the page.
-pub(super) fn try_message(ruleset: &Ruleset, msg: &MessageView<'_>) -> TryResult {
+pub(super) fn try_message(ruleset: &Ruleset, msg: &MessageView<'_>, dir: &Path) -> TryResult {
     let started = Instant::now();
     let decision = ruleset.evaluate(msg);
     let explained = Explanation::new(ruleset, msg, &decision);
-    let dir_of = |rs: &Ruleset| rs.files().first().and_then(|f| f.parent()).map(std::path::Path::to_path_buf);
-    let dir = dir_of(ruleset);
     let hits = decision
         .hits
         .iter()
@@ -364,7 +369,7 @@ pub(super) fn try_message(ruleset: &Ruleset, msg: &MessageView<'_>) -> TryResult
             tags: hit.rule.tags.join(", "),
             place: format!(
                 "{}:{}",
-                dir.as_deref().and_then(|d| hit.rule.file.strip_prefix(d).ok()).unwrap_or(&hit.rule.file).display(),
+                hit.rule.file.strip_prefix(dir).unwrap_or(&hit.rule.file).display(),
                 hit.rule.position.line
             ),
             spans: hit
