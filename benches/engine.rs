@@ -17,6 +17,7 @@ use serde::Serialize;
 use inflight::protocol::{MessageView, parse_message, parse_request};
 use inflight::rules::normalize::Normalized;
 use inflight::rules::{Level, Ruleset, load_dir};
+use inflight::state::{MemoryState, Outcome as StateOutcome, decide_with};
 
 /// Bench ids of the rule folder sizes, in `corpus::SIZES` order.
 const SIZE_IDS: [&str; 3] = ["500", "5k", "50k"];
@@ -205,6 +206,72 @@ fn evasion(c: &mut Criterion<Clock>) {
         b.iter(|| black_box(bundled.evaluate(&MessageView::with_text(black_box(long.as_str()))).score))
     });
     group.finish();
+}
+
+// ---- state: what rules that remember cost on top of the decision ----
+
+/// The bundled rules with and without `flood.toml` (and the `counts` that feed it), on the
+/// corpus messages: the same decision without state, and with the memory store's exchange and
+/// record (the budget: at most +1 µs per message). Time moves 10 ms a message, so windows
+/// fill and slide as in real traffic.
+fn state(c: &mut Criterion<Clock>) {
+    let mut group = c.benchmark_group("state");
+    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Elements(1));
+    let bundled = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let without = tempfile_dir("bundled-without-state");
+    copy_without_state(&bundled, &without);
+    let plain = load_dir(&without).expect("bundled rules without state load").ruleset;
+    let counting = load_dir(&bundled).expect("bundled rules load").ruleset;
+    assert!(counting.uses_state() && !plain.uses_state());
+    let mut next = rotate(&VIEWS);
+    group.bench_function("bundled-without-state", |b| {
+        b.iter(|| black_box(plain.evaluate(black_box(next())).answer_json()))
+    });
+    let memory = MemoryState::new(1_000_000, 30 * 24 * 3600 * 1000);
+    let mut next = rotate(&VIEWS);
+    let mut now_ms = 1_791_272_621_000u64;
+    group.bench_function("bundled-with-flood-memory", |b| {
+        b.iter(|| {
+            now_ms += 10;
+            let outcome = decide_with(
+                &counting,
+                black_box(next()),
+                now_ms,
+                |query| memory.exchange_now(query),
+                |record| memory.record_now(&record),
+            );
+            match outcome {
+                StateOutcome::Decided(decision) => black_box(decision.answer_json()),
+                StateOutcome::Resent(answer) => black_box(answer),
+            }
+        })
+    });
+    group.finish();
+}
+
+/// A fresh folder under the bench target directory.
+fn tempfile_dir(name: &str) -> PathBuf {
+    let dir = corpus_dir().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the folder");
+    dir
+}
+
+/// `from`'s packs and lists without `flood.toml` and without the `counts` lines that feed it.
+fn copy_without_state(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).expect("read the rules folder") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("a name").to_owned();
+        if path.is_dir() {
+            std::fs::create_dir_all(to.join(&name)).expect("create");
+            copy_without_state(&path, &to.join(&name));
+        } else if name != "flood.toml" {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let kept: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with("counts")).collect();
+            std::fs::write(to.join(&name), kept.join("\n") + "\n").expect("write");
+        }
+    }
 }
 
 // ---- decide: the engine's whole decision ----
@@ -397,6 +464,6 @@ fn request(c: &mut Criterion<Clock>) {
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(Clock::from_env());
-    targets = normalize, evasion, decide, naive, compile, request
+    targets = normalize, evasion, state, decide, naive, compile, request
 }
 criterion_main!(benches);

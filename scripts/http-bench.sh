@@ -18,11 +18,13 @@
 #
 # Bounded: loopback only, fixed durations, and every server started is killed on exit.
 #
-# Usage: scripts/http-bench.sh [--rules 5k|500|50k|bundled|DIR] [--mode compare|decision-log|all]
+# Usage: scripts/http-bench.sh [--rules 5k|500|50k|bundled|DIR] [--mode compare|decision-log|console|all]
 #                              [--rounds N] [--duration 10s] [--workers 2] [--bodies 200]
 #                              [--no-build] [--out FILE]
 #   compare       bare handler vs inflight (default)
 #   decision-log  inflight vs inflight --decision-log FILE (a temp file, deleted after each run)
+#   console       inflight vs inflight --ui with the overview open (its JSON fetched every 5 s
+#                 during the run, as the page does) vs the same with --ui-recent 10000
 #   all           the three
 #   state         rules that remember: --rules without its state rules (flood.toml and `counts`
 #                 lines left out) vs the whole folder on --state memory vs on --state redis (a
@@ -70,9 +72,10 @@ done
 case "$MODE" in
     compare) SERVERS=(bare inflight) ;;
     decision-log) SERVERS=(inflight inflight+log) ;;
-    all) SERVERS=(bare inflight inflight+log) ;;
     state) SERVERS=(inflight inflight+memory inflight+redis) ;;
-    *) echo "--mode is compare, decision-log, all or state" >&2; exit 2 ;;
+    console) SERVERS=(inflight inflight+ui inflight+recent) ;;
+    all) SERVERS=(bare inflight inflight+log inflight+ui inflight+recent) ;;
+    *) echo "--mode is compare, decision-log, state, console or all" >&2; exit 2 ;;
 esac
 
 case "$RULES_ARG" in
@@ -106,9 +109,11 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/http-bench.XXXXXX")
 PID=
 REDIS_PID=
+POLLER=
 cleanup() {
     if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
     if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
+    if [ -n "$POLLER" ]; then kill "$POLLER" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -204,6 +209,10 @@ start() {
             --state "redis://127.0.0.1:$REDIS_PORT" 2>"$log" & ;;
         inflight+log) "$INFLIGHT" serve --workers "$WORKERS" --listen 127.0.0.1:0 --rules "$RULES" \
             --decision-log "$WORK/decisions.jsonl" 2>"$log" & ;;
+        inflight+ui) "$INFLIGHT" serve --workers "$WORKERS" --listen 127.0.0.1:0 --rules "$RULES" \
+            --ui 2>"$log" & ;;
+        inflight+recent) "$INFLIGHT" serve --workers "$WORKERS" --listen 127.0.0.1:0 --rules "$RULES" \
+            --ui --ui-recent 10000 2>"$log" & ;;
     esac
     PID=$!
     ADDR=
@@ -248,9 +257,15 @@ measure() {
     local round=$1 name=$2 threads=$3 conns=$4 out=$WORK/wrk.txt
     wrk -t"$threads" -c"$conns" -d"$WARMUP" -s "$WORK/post.lua" "http://$ADDR/webhook" >/dev/null
     local before after
+    if [ "$name" = inflight+ui ] || [ "$name" = inflight+recent ]; then
+        # The overview open in a browser: the page fetches its JSON every 5 s.
+        (while true; do curl -s -o /dev/null "http://$ADDR/ui/api/overview"; sleep 5; done) &
+        POLLER=$!
+    fi
     before=$(cpu_ticks)
     wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s "$WORK/post.lua" "http://$ADDR/webhook" >"$out"
     after=$(cpu_ticks)
+    if [ -n "$POLLER" ]; then kill "$POLLER" 2>/dev/null || true; wait "$POLLER" 2>/dev/null || true; POLLER=; fi
     local rps p50 p99 errors requests cpu
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
     requests=$(awk '/requests in/ { print $1 }' "$out")
@@ -312,6 +327,8 @@ def ratios(num, den, conns):
           f"{', '.join(f'{r:.3f}' for r in rate)}), p99 {med(p99):.3f} (per round: {', '.join(f'{r:.3f}' for r in p99)})")
 for conns in (32, 4):
     ratios("inflight", "bare", conns)
+    ratios("inflight+ui", "inflight", conns)
+    ratios("inflight+recent", "inflight", conns)
     ratios("inflight+log", "inflight", conns)
     ratios("inflight+memory", "inflight", conns)
     ratios("inflight+redis", "inflight", conns)

@@ -12,6 +12,8 @@ NEEDS=(
     "/usr/share/dict/american-english wamerican"   # tests/it/dictionary.rs: every English word
     "redis-server redis-server"                    # tests/it/state*.rs start real ones on free ports
     "redis-cli redis-server"
+    "chromium chromium"                            # tests/it/console.rs drives headless Chromium
+    "chromedriver chromium-driver"                 # through chromedriver
 )
 
 missing=()

@@ -16,6 +16,7 @@ pub mod error;
 pub mod message;
 pub mod protocol;
 pub mod reload;
+pub mod replay;
 pub mod rules;
 pub mod server;
 pub mod state;

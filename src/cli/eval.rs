@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::RulesArg;
-use crate::protocol::{Attribute, MessageView, Request, parse_message, parse_request};
-use crate::rules::normalize::normalize;
+use crate::protocol::{MessageView, Request, parse_message, parse_request};
+use crate::rules::explain::Explanation;
 use crate::rules::{Decision, Ruleset};
 
 /// `inflight eval`'s arguments.
@@ -94,71 +94,7 @@ fn payload_request(body: &[u8]) -> anyhow::Result<Request<'_>> {
     Ok(Request { trigger: Some(Cow::Borrowed("before_message")), message })
 }
 
-/// The human explanation of a decision.
+/// The human explanation of a decision (see [`Explanation`]).
 pub fn explain(ruleset: &Ruleset, msg: &MessageView<'_>, decision: &Decision<'_>) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let _ = writeln!(out, "ruleset {} ({} rules)", ruleset.hash(), ruleset.rules().len());
-    let context: Vec<String> = msg
-        .attributes()
-        .filter(|(attribute, _)| !matches!(attribute, Attribute::AppId | Attribute::Webhook))
-        .filter_map(|(attribute, value)| value.map(|v| format!("{}={v}", attribute.name())))
-        .collect();
-    if !context.is_empty() {
-        let _ = writeln!(out, "message: {}", context.join(" "));
-    }
-    match msg.text.as_deref() {
-        Some(text) => {
-            let _ = writeln!(out, "text: {text:?}");
-            for level in ruleset.levels() {
-                let _ = writeln!(out, "  {:<9} {:?}", level.name(), normalize(level, text).text());
-            }
-        }
-        None => {
-            let _ = writeln!(out, "text: (none)");
-        }
-    }
-    if decision.hits.is_empty() {
-        let _ = writeln!(out, "hits: none");
-    } else {
-        let _ = writeln!(out, "hits:");
-    }
-    for hit in &decision.hits {
-        let r = hit.rule;
-        let _ = writeln!(
-            out,
-            "  {} [{}] score {} tags [{}] action {} ({}:{})",
-            r.id,
-            r.mode.name(),
-            r.score,
-            r.tags.join(", "),
-            r.action.name(),
-            r.file.display(),
-            r.position.line
-        );
-        for s in &hit.spans {
-            let kind = if s.is_regex { "regex" } else { "keyword" };
-            let field = match s.index {
-                Some(i) => format!("{}[{i}]", s.field.name()),
-                None => s.field.name().to_owned(),
-            };
-            let _ = writeln!(out, "    {field} {}..{} {:?} by {kind} {:?}", s.start, s.end, s.text, s.pattern);
-        }
-        if let Some(note) = &hit.state {
-            let _ = writeln!(
-                out,
-                "    state {} (eval decides on empty state)",
-                serde_json::to_string(note).unwrap_or_default()
-            );
-        }
-    }
-    let shadow = decision.shadow().count();
-    let limit = ruleset.drop_score().map_or("no drop_score".to_owned(), |l| format!("drop_score {l}"));
-    let _ = writeln!(out, "score: {} enforced, against {limit}", decision.score);
-    if shadow > 0 {
-        let _ = writeln!(out, "shadow: {shadow} rule(s) hit in shadow mode; they do not change the answer");
-    }
-    let _ = writeln!(out, "decision: {}", decision.verdict.name());
-    let _ = writeln!(out, "answer: {}", String::from_utf8_lossy(&decision.answer_json()));
-    out
+    Explanation::new(ruleset, msg, decision).to_string()
 }

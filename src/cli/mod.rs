@@ -40,7 +40,8 @@ pub enum Command {
     /// Decide one message and explain why.
     Eval(eval::EvalArgs),
     /// Serve the CometChat webhook.
-    Serve(serve::ServeArgs),
+    // Boxed: its many flags make it several times larger than the others.
+    Serve(Box<serve::ServeArgs>),
     /// Run recorded messages through the rules; with --against, show what a change would change.
     Replay(replay::ReplayArgs),
     /// Time the evaluation of each message in process.

@@ -5,19 +5,15 @@
 //! The input is streamed (see [`super::jsonl`] for the line shapes): one line in memory at a time,
 //! so a day of traffic replays in constant memory apart from the reported errors and differences.
 //!
-//! Choices the contract leaves open:
+//! Tallies and differences come from [`crate::replay`], shared with the console's Draft replay.
+//!
+//! Choices the contract leaves open (more in [`crate::replay`]):
 //! - `messages` counts the lines evaluated. A webhook body with another trigger than
 //!   `before_message` is not evaluated and not counted; the human report names how many there
 //!   were, and `--json` says it on stderr so stdout stays the documented object.
-//! - `rules` counts messages (not spans) each rule hit, shadow hits included, and lists every
-//!   rule of `--rules`, those that never hit with 0.
-//! - Two answers differ when anything but `ruleset` differs. `rules_added` / `rules_removed`
-//!   compare the enforced rules that hit (a drop answer does not name them, the decision does).
-//! - `summary` splits the differences: `newly_dropped` (not a drop before, a drop after),
-//!   `newly_allowed` (not `{}` before, `{}` after), `changed` (every other difference), so the
-//!   three add up to the number of differences.
+//! - `rules` lists every rule of `--rules`, those that never hit with 0.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -25,13 +21,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use super::RulesArg;
 use super::jsonl::{Entry, Input, LineError, Logged, parse_line_logged};
 use crate::message::Attribute;
 use crate::protocol::MessageView;
-use crate::rules::{Decision, Mode, Ruleset, Verdict};
+use crate::replay::{Difference, DifferenceJson, Summary, Tally, digest, same_answer};
+use crate::rules::{Decision, Ruleset, Verdict};
 use crate::state::{DEFAULT_MAX_KEYS, DEFAULT_RETENTION_MS, MemoryState, Outcome, decide_now};
 
 #[derive(Debug, clap::Args)]
@@ -93,7 +89,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 if args.json {
                     report.differences.push(diff.to_json(&old, &new));
                 } else {
-                    out.write_all(diff.describe(&msg, &old, &new).as_bytes())?;
+                    out.write_all(describe_difference(&diff, &msg, &old, &new).as_bytes())?;
                 }
             }
         }
@@ -163,136 +159,23 @@ impl Clock {
     }
 }
 
-/// Decisions by action and messages hit by rule, for one rule set.
-struct Tally<'r> {
-    ruleset: &'r Ruleset,
-    /// Rule id → position in `ruleset.rules()`.
-    index: HashMap<&'r str, usize>,
-    /// Decisions by verdict, in the order of `Verdict::ALL`.
-    actions: [u64; 3],
-    hits: Vec<u64>,
-}
-
-impl<'r> Tally<'r> {
-    fn new(ruleset: &'r Ruleset) -> Self {
-        let index = ruleset.rules().iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
-        Tally { ruleset, index, actions: [0; 3], hits: vec![0; ruleset.rules().len()] }
+/// The human lines for one difference: where, what was said, both answers, the rule change.
+fn describe_difference(diff: &Difference, msg: &MessageView<'_>, old: &Decision<'_>, new: &Decision<'_>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "line {}  {}", diff.line, abbreviate(msg.text.as_deref(), 72));
+    let (was, now) = (digest(old), digest(new));
+    if was == now {
+        // Same verdict, score, tags and words: the difference is in a position or field.
+        let _ = writeln!(s, "    before  {}", String::from_utf8_lossy(&old.answer_json()));
+        let _ = writeln!(s, "    after   {}", String::from_utf8_lossy(&new.answer_json()));
+    } else {
+        let _ = writeln!(s, "    before  {was}");
+        let _ = writeln!(s, "    after   {now}");
     }
-
-    fn count(&mut self, decision: &Decision<'_>) {
-        if let Some(n) = self.actions.get_mut(decision.verdict.index()) {
-            *n += 1;
-        }
-        for hit in &decision.hits {
-            if let Some(count) = self.index.get(hit.rule.id.as_str()).and_then(|&i| self.hits.get_mut(i)) {
-                *count += 1;
-            }
-        }
-    }
-
-    fn hits_of(&self, id: &str) -> Option<u64> {
-        self.index.get(id).and_then(|&i| self.hits.get(i)).copied()
-    }
-
-    fn mode_of(&self, id: &str) -> Option<Mode> {
-        self.index.get(id).and_then(|&i| self.ruleset.rules().get(i)).map(|r| r.mode)
-    }
-}
-
-/// Whether two decisions answer the same: their serialized answers, without `ruleset`, are
-/// equal, so a field added to answers is compared without anyone remembering to. Only two tag
-/// answers need serializing; the others are constant.
-fn same_answer(a: &Decision<'_>, b: &Decision<'_>) -> bool {
-    if a.verdict != b.verdict {
-        return false;
-    }
-    if a.verdict != Verdict::Tag {
-        return true;
-    }
-    let comparable = |d: &Decision<'_>| {
-        let mut answer = serde_json::to_value(d.answer()).unwrap_or_default();
-        if let Some(fields) = answer.as_object_mut() {
-            fields.remove("ruleset");
-        }
-        answer
-    };
-    comparable(a) == comparable(b)
-}
-
-/// One message whose answer differs.
-struct Difference {
-    line: usize,
-    before: Verdict,
-    after: Verdict,
-    rules_added: Vec<String>,
-    rules_removed: Vec<String>,
-}
-
-impl Difference {
-    fn new(line: usize, old: &Decision<'_>, new: &Decision<'_>) -> Self {
-        let (was, now) = (old.rule_ids(), new.rule_ids());
-        let only = |a: &[&str], b: &[&str]| -> Vec<String> {
-            a.iter().filter(|id| b.binary_search(id).is_err()).map(|id| (*id).to_owned()).collect()
-        };
-        Difference {
-            line,
-            before: old.verdict,
-            after: new.verdict,
-            rules_added: only(&now, &was),
-            rules_removed: only(&was, &now),
-        }
-    }
-
-    fn to_json(&self, old: &Decision<'_>, new: &Decision<'_>) -> DifferenceJson {
-        DifferenceJson {
-            line: self.line,
-            before: raw_answer(old),
-            after: raw_answer(new),
-            rules_added: self.rules_added.clone(),
-            rules_removed: self.rules_removed.clone(),
-        }
-    }
-
-    /// The human lines for one difference: where, what was said, both answers, the rule change.
-    fn describe(&self, msg: &MessageView<'_>, old: &Decision<'_>, new: &Decision<'_>) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "line {}  {}", self.line, abbreviate(msg.text.as_deref(), 72));
-        let (was, now) = (digest(old), digest(new));
-        if was == now {
-            // Same verdict, score, tags and words: the difference is in a position or field.
-            let _ = writeln!(s, "    before  {}", String::from_utf8_lossy(&old.answer_json()));
-            let _ = writeln!(s, "    after   {}", String::from_utf8_lossy(&new.answer_json()));
-        } else {
-            let _ = writeln!(s, "    before  {was}");
-            let _ = writeln!(s, "    after   {now}");
-        }
-        if !self.rules_added.is_empty() || !self.rules_removed.is_empty() {
-            let added = self.rules_added.iter().map(|r| format!("+{r}"));
-            let removed = self.rules_removed.iter().map(|r| format!("-{r}"));
-            let _ = writeln!(s, "    rules   {}", added.chain(removed).collect::<Vec<_>>().join(" "));
-        }
-        s
-    }
-}
-
-/// A one-line account of a decision: verdict, score, tags, enforced rules, matched words.
-fn digest(d: &Decision<'_>) -> String {
-    let mut s = format!("{:<5}", d.verdict.name());
-    if d.verdict == Verdict::Allow {
-        return s.trim_end().to_owned();
-    }
-    let _ = write!(s, " score {}", d.score);
-    let tags = d.tags();
-    if !tags.is_empty() {
-        let _ = write!(s, "  tags {}", tags.join(", "));
-    }
-    let _ = write!(s, "  rules {}", d.rule_ids().join(", "));
-    let words: Vec<String> = d.enforced().flat_map(|h| h.spans.iter().map(|m| format!("{:?}", m.text))).collect();
-    let shown = words.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
-    let more = if words.len() > 5 { format!(" and {} more", words.len() - 5) } else { String::new() };
-    let _ = write!(s, "  matched {shown}{more}");
-    if d.masked_text.is_some() {
-        s.push_str("  (masked)");
+    if !diff.rules_added.is_empty() || !diff.rules_removed.is_empty() {
+        let added = diff.rules_added.iter().map(|r| format!("+{r}"));
+        let removed = diff.rules_removed.iter().map(|r| format!("-{r}"));
+        let _ = writeln!(s, "    rules   {}", added.chain(removed).collect::<Vec<_>>().join(" "));
     }
     s
 }
@@ -307,14 +190,6 @@ fn abbreviate(text: Option<&str>, max: usize) -> String {
     format!("{cut:?}")
 }
 
-fn raw_answer(d: &Decision<'_>) -> Box<RawValue> {
-    // `answer_json` is serde_json output, hence valid UTF-8 JSON; `{}` is a fallback never taken.
-    String::from_utf8(d.answer_json())
-        .ok()
-        .and_then(|s| RawValue::from_string(s).ok())
-        .unwrap_or_else(|| RawValue::from_string("{}".to_owned()).unwrap_or_default())
-}
-
 #[derive(Default)]
 struct Report {
     messages: u64,
@@ -323,29 +198,6 @@ struct Report {
     errors: Vec<LineError>,
     differences: Vec<DifferenceJson>,
     summary: Summary,
-}
-
-#[derive(Default, Serialize)]
-struct Summary {
-    newly_dropped: u64,
-    newly_allowed: u64,
-    changed: u64,
-}
-
-impl Summary {
-    fn count(&mut self, d: &Difference) {
-        if d.after == Verdict::Drop && d.before != Verdict::Drop {
-            self.newly_dropped += 1;
-        } else if d.after == Verdict::Allow && d.before != Verdict::Allow {
-            self.newly_allowed += 1;
-        } else {
-            self.changed += 1;
-        }
-    }
-
-    fn total(&self) -> u64 {
-        self.newly_dropped + self.newly_allowed + self.changed
-    }
 }
 
 /// `--json`: the object of docs/cli.md.
@@ -372,15 +224,6 @@ struct ActionsJson {
     allow: u64,
     tag: u64,
     drop: u64,
-}
-
-#[derive(Serialize)]
-struct DifferenceJson {
-    line: usize,
-    before: Box<RawValue>,
-    after: Box<RawValue>,
-    rules_added: Vec<String>,
-    rules_removed: Vec<String>,
 }
 
 /// Where the report's inputs came from, for its header.
@@ -579,24 +422,6 @@ mod tests {
         ];
         for (text, max, want) in cases {
             assert_eq!(abbreviate(text, max), want, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn summary_partitions_differences() {
-        let cases = [
-            (Verdict::Allow, Verdict::Drop, [1, 0, 0]),
-            (Verdict::Tag, Verdict::Drop, [1, 0, 0]),
-            (Verdict::Tag, Verdict::Allow, [0, 1, 0]),
-            (Verdict::Drop, Verdict::Allow, [0, 1, 0]),
-            (Verdict::Allow, Verdict::Tag, [0, 0, 1]),
-            (Verdict::Drop, Verdict::Tag, [0, 0, 1]),
-            (Verdict::Tag, Verdict::Tag, [0, 0, 1]),
-        ];
-        for (before, after, want) in cases {
-            let mut sum = Summary::default();
-            sum.count(&Difference { line: 1, before, after, rules_added: vec![], rules_removed: vec![] });
-            assert_eq!([sum.newly_dropped, sum.newly_allowed, sum.changed], want, "{before:?} → {after:?}");
         }
     }
 }

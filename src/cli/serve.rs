@@ -17,6 +17,7 @@ use tracing_subscriber::EnvFilter;
 use super::RulesArg;
 use crate::decision_log::DecisionLog;
 use crate::reload::{self, LiveRules, ReloadHandle, ReloadOutcome, ReloadReport, Trigger};
+use crate::server::ui::{Console, UiConfig};
 use crate::server::{self, BasicAuth, DecisionLogSink, FailMode, Metrics, Shared};
 use crate::state::{self, MemoryState, StateSpec, Store, redis::RedisState};
 
@@ -95,6 +96,18 @@ pub struct ServeArgs {
     #[arg(long, env = "INFLIGHT_STATE_RETENTION", value_name = "DURATION", default_value = "30d",
           value_parser = parse_retention)]
     pub state_retention: u64,
+    /// Serve the web console at /ui (behind --basic-auth; required beyond loopback).
+    #[arg(long, env = "INFLIGHT_UI", value_parser = clap::builder::BoolishValueParser::new(),
+          default_value_t = false, num_args = 0, default_missing_value = "true")]
+    pub ui: bool,
+    /// Keep the last N before_message bodies in memory (never on disk) for the console's Draft replay.
+    #[arg(long, env = "INFLIGHT_UI_RECENT", value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=server::ui::MAX_RECENT as u64))]
+    pub ui_recent: u64,
+    /// Let the console's Draft page write packs into the rules folder (Apply).
+    #[arg(long, env = "INFLIGHT_UI_WRITE", value_parser = clap::builder::BoolishValueParser::new(),
+          default_value_t = false, num_args = 0, default_missing_value = "true")]
+    pub ui_write: bool,
 }
 
 fn parse_retention(text: &str) -> Result<u64, String> {
@@ -131,6 +144,8 @@ struct Settings {
     rules: PathBuf,
     log_format: LogFormat,
     server: server::Config,
+    /// The console's settings, with `--ui`.
+    ui: Option<UiConfig>,
 }
 
 impl ServeArgs {
@@ -142,7 +157,9 @@ impl ServeArgs {
             _ => anyhow::bail!("--tls-cert and --tls-key go together"),
         };
         let max_body = usize::try_from(self.max_body).context("--max-body is too large for this machine")?;
+        let ui = self.console_settings()?;
         Ok(Settings {
+            ui,
             rules: self.rules.dir.clone(),
             log_format: self.log_format,
             server: server::Config {
@@ -162,6 +179,25 @@ impl ServeArgs {
                 max_field_bytes: self.max_field_bytes,
             },
         })
+    }
+}
+
+impl ServeArgs {
+    /// `--ui` and its companions: refused beyond loopback without `--basic-auth`, and when the
+    /// webhook path would hide the console's.
+    fn console_settings(&self) -> anyhow::Result<Option<UiConfig>> {
+        if !self.ui {
+            if self.ui_recent > 0 || self.ui_write {
+                anyhow::bail!("--ui-recent and --ui-write belong to the console: add --ui");
+            }
+            return Ok(None);
+        }
+        server::ui::check_exposure(self.listen, self.basic_auth.as_ref()).map_err(anyhow::Error::msg)?;
+        if self.path == "/ui" || self.path.starts_with("/ui/") {
+            anyhow::bail!("--path {} is taken by the console (--ui serves /ui)", self.path);
+        }
+        let recent = usize::try_from(self.ui_recent).context("--ui-recent is too large for this machine")?;
+        Ok(Some(UiConfig { recent, write: self.ui_write }))
     }
 }
 
@@ -192,6 +228,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let console = settings.ui.map(|ui| start_console(ui, &live)).transpose()?;
+    shared.console = console.clone();
     let config = settings.server;
 
     actix_web::rt::System::new().block_on(async move {
@@ -206,8 +244,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         // service says it listens never meets the default action (terminate).
         let reload_metrics = Arc::clone(&metrics);
         let reload_live = Arc::clone(&live);
+        let reload_console = console.clone();
         let reloads = reload::spawn_watcher(Arc::clone(&live), reload::DEFAULT_DEBOUNCE, move |report| {
             log_reload(report);
+            if let Some(console) = &reload_console {
+                console.record_reload(report);
+            }
             reload_metrics.record_reload_report(report);
             reload_metrics.observe_ruleset(reload_live.current().as_deref());
         })
@@ -217,6 +259,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         actix_web::rt::spawn(reload_on_hangup(hangups, reloads, decision_log.clone()));
         log_listening(addr, &config, &live);
         log_state(&store, &live);
+        if let Some(console) = &console {
+            let scheme = if config.tls.is_some() { "https" } else { "http" };
+            let ui = console.config();
+            info!(recent = ui.recent, write = ui.write, "console at {scheme}://{addr}/ui");
+        }
         info!(dir = %live.dir().display(), "watching rules for changes (SIGHUP reloads too)");
         running.server.await.context("server failed")?;
         if let Some(sink) = &decision_log
@@ -227,6 +274,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The console's state, its reload history starting with the rule set loaded at start.
+fn start_console(ui: UiConfig, live: &LiveRules) -> anyhow::Result<Arc<Console>> {
+    let console = Arc::new(Console::new(ui).context("cannot set up the console")?);
+    console.record_start(live.current().as_deref().map(|rs| rs.hash()));
+    Ok(console)
 }
 
 /// The start-up line: where it listens, the rule set serving and the settings that matter.

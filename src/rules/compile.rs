@@ -39,8 +39,33 @@ pub struct Loaded {
 
 /// Reads every `*.toml` pack under `dir` (recursively, in path order) and compiles them.
 pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
+    load_dir_with(dir, None)
+}
+
+/// One pack's text standing in for the file at `path` (which may not exist yet): the console's
+/// draft, checked as the folder would load with it, without writing anything.
+#[derive(Debug, Clone, Copy)]
+pub struct PackOverride<'a> {
+    /// The pack's path, `dir` joined with its name.
+    pub path: &'a Path,
+    /// Its text.
+    pub text: &'a str,
+}
+
+/// `load_dir`, with `draft` read in place of its file (or added, when the file is new).
+/// Diagnostics name the real path, so an error lands on the draft's own line.
+pub fn load_dir_with(dir: &Path, draft: Option<PackOverride<'_>>) -> Result<Loaded, LoadError> {
     let mut diags = Vec::new();
-    let files = match find_packs(dir) {
+    let found = find_packs(dir).map(|mut files| {
+        if let Some(d) = draft
+            && !files.iter().any(|f| f == d.path)
+        {
+            files.push(d.path.to_path_buf());
+            files.sort();
+        }
+        files
+    });
+    let files = match found {
         Ok(files) => files,
         Err(e) => {
             let message = format!("cannot read rules folder: {e}");
@@ -56,7 +81,11 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
     let mut hasher = Fnv::new();
     let mut sources = Vec::new();
     for path in &files {
-        match std::fs::read_to_string(path) {
+        let read = match draft {
+            Some(d) if d.path == path => Ok(d.text.to_owned()),
+            _ => std::fs::read_to_string(path),
+        };
+        match read {
             Ok(text) => {
                 hasher.add(path.strip_prefix(dir).unwrap_or(path).to_string_lossy().as_bytes());
                 hasher.add(text.as_bytes());

@@ -9,6 +9,7 @@
 pub mod compile;
 pub mod compounds;
 pub mod eval;
+pub mod explain;
 pub(crate) mod matcher;
 pub mod model;
 pub mod normalize;
@@ -20,7 +21,7 @@ pub mod variants;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-pub use compile::{Loaded, load_dir};
+pub use compile::{Loaded, PackOverride, load_dir, load_dir_with};
 pub use eval::{Decision, DecisionState, MatchSpan, RuleHit, StateNote, Verdict};
 pub use model::{Field, MatchMode, Mode, RuleAction};
 pub use normalize::Level;

@@ -474,6 +474,26 @@ impl Metrics {
         }
     }
 
+    /// `before_message` decisions so far, by action in `Verdict::ALL` order (the console's
+    /// overview samples these; nothing extra is counted for it).
+    pub fn decision_totals(&self) -> [u64; 3] {
+        ACTIONS.map(|v| self.decisions.get(verdict_index(v)).map_or(0, IntCounter::get))
+    }
+
+    /// Messages hit so far, by (rule id, mode), for every rule with a series.
+    pub fn rule_hit_totals(&self) -> Vec<(String, String, u64)> {
+        let mut out = Vec::new();
+        for family in self.rule_hits.collect() {
+            for metric in family.get_metric() {
+                let label = |name: &str| metric.get_label().iter().find(|l| l.name() == name).map(|l| l.value());
+                let (Some(rule), Some(mode)) = (label("rule"), label("mode")) else { continue };
+                // Counter values are integers kept as f64 by the client library.
+                out.push((rule.to_owned(), mode.to_owned(), metric.get_counter().get_value() as u64));
+            }
+        }
+        out
+    }
+
     /// Every metric in the Prometheus text format.
     pub fn encode(&self) -> Result<String, prometheus::Error> {
         TextEncoder::new().encode_to_string(&self.registry.gather())

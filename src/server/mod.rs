@@ -6,7 +6,8 @@
 //! in an `Arc<LiveRules>` owned by the caller: a reload task started beside the server swaps it,
 //! and each request takes the rule set serving once and decides with that one.
 //!
-//! Routes: `POST <path>` (the webhook), `GET`/`HEAD` `/healthz` and `/readyz`, `GET /metrics`.
+//! Routes: `POST <path>` (the webhook), `GET`/`HEAD` `/healthz` and `/readyz`, `GET /metrics`,
+//! and with a console (`--ui`) everything under `/ui` (see `ui`).
 
 pub mod auth;
 pub mod decisions;
@@ -15,6 +16,7 @@ pub mod shutdown;
 pub mod state_metrics;
 mod status;
 pub mod tls;
+pub mod ui;
 mod webhook;
 
 use std::net::{SocketAddr, TcpListener};
@@ -160,13 +162,15 @@ pub struct Shared {
     /// Where rules that count keep their state (`--state`); `None`: such rules decide on empty
     /// state.
     pub store: Option<Arc<Store>>,
+    /// The console (`--ui`): served at `/ui` when set.
+    pub console: Option<Arc<ui::Console>>,
 }
 
 impl Shared {
-    /// The state of a server without a decision log, with a memory state store.
+    /// The state of a server without a decision log or console, with a memory state store.
     pub fn new(live: Arc<LiveRules>, metrics: Arc<Metrics>) -> Shared {
         let store = Store::Memory(MemoryState::new(state::DEFAULT_MAX_KEYS, state::DEFAULT_RETENTION_MS));
-        Shared { live, metrics, decisions: None, store: Some(Arc::new(store)) }
+        Shared { live, metrics, decisions: None, store: Some(Arc::new(store)), console: None }
     }
 }
 
@@ -186,6 +190,8 @@ pub(crate) struct AppState {
     pub log_text: bool,
     /// Counts requests in flight and says whether shutdown has begun.
     pub drain: Arc<Drain>,
+    /// The console, with `--ui`.
+    pub console: Option<Arc<ui::Console>>,
 }
 
 /// A bound, not yet running server: await `server` to serve; `server.handle()` stops it.
@@ -203,6 +209,7 @@ impl AppState {
             metrics: shared.metrics,
             decisions: shared.decisions,
             store: shared.store,
+            console: shared.console,
             auth: config.basic_auth.clone(),
             fail_mode: config.fail_mode,
             max_body: config.max_body,
@@ -215,8 +222,11 @@ impl AppState {
     }
 }
 
-/// The routes: the webhook at `path`, and the service's own endpoints.
-fn add_routes(routes: &mut web::ServiceConfig, path: &str) {
+/// The routes: the webhook at `path`, the service's own endpoints, and with the console `/ui`.
+fn add_routes(routes: &mut web::ServiceConfig, path: &str, with_console: bool) {
+    if with_console {
+        ui::configure(routes);
+    }
     routes
         .service(web::resource(path).route(web::post().to(webhook::handle)))
         .service(web::resource("/healthz").route(web::get().to(status::healthz)).route(web::head().to(status::healthz)))
@@ -228,11 +238,19 @@ fn add_routes(routes: &mut web::ServiceConfig, path: &str) {
 /// `stop_on_signals`, the task that drains and stops the server on SIGTERM starts here; nothing
 /// is served until `server` is awaited.
 pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
+    if shared.console.is_some() {
+        ui::check_exposure(config.listen, config.basic_auth.as_ref())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    }
     let listener = TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;
     shared.metrics.observe_ruleset(shared.live.current().as_deref());
     let drain = Arc::new(Drain::default());
     let state = AppState::new(config, shared, Arc::clone(&drain));
+    if let Some(console) = &state.console {
+        actix_web::rt::spawn(ui::sample_every_minute(Arc::clone(console), Arc::clone(&state.metrics)));
+    }
+    let with_console = state.console.is_some();
     let path = config.path.clone();
     let max_body = config.max_body;
     let expect_state = state.clone();
@@ -245,7 +263,7 @@ pub fn build(config: &Config, shared: Shared) -> std::io::Result<Running> {
             // The webhook reads its body itself (webhook::read_body); this limit covers any
             // extractor added later.
             .app_data(web::PayloadConfig::new(max_body))
-            .configure(|routes| add_routes(routes, &path))
+            .configure(|routes| add_routes(routes, &path, with_console))
     };
     let client_timeout = config.client_timeout;
     // Built from actix-http's `HttpService` rather than actix-web's `HttpServer`, which has no

@@ -53,12 +53,21 @@ struct Detail {
 }
 
 pub(super) async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let current = state.live.current();
-    let status = state.live.status();
     let authenticated = state
         .auth
         .as_ref()
         .is_some_and(|auth| auth.allows(req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes)));
+    let body = readiness(&state, authenticated);
+    let ready = body.get("ready").and_then(serde_json::Value::as_bool).unwrap_or(false);
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    json(code, serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec()))
+}
+
+/// The body `/readyz` answers, with the detail for an authenticated caller. The console shows it
+/// as it is, so whatever `/readyz` learns to report (a state backend's health) shows there too.
+pub(super) fn readiness(state: &AppState, authenticated: bool) -> serde_json::Value {
+    let current = state.live.current();
+    let status = state.live.status();
     let shutting_down = state.drain.is_shutting_down();
     let body = Readiness {
         ready: current.is_some() && !shutting_down,
@@ -78,8 +87,7 @@ pub(super) async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> Http
             last_reload_error: status.last_error,
         }),
     };
-    let code = if body.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    json(code, serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec()))
+    serde_json::to_value(&body).unwrap_or_default()
 }
 
 /// The Prometheus text format. The rule set gauges are refreshed from the rule set serving first,

@@ -161,6 +161,10 @@ where
         if !request.is_before_message() {
             return Reply::json(kind, Outcome::Ignored, Bytes::from_static(ALLOW_BODY));
         }
+        if let Some(console) = &state.console {
+            // `--ui-recent`: a copy for the Draft replay; never waits, keeps nothing without it.
+            console.keep(body);
+        }
         let serving = state.live.guard();
         let Some(ruleset) = serving.as_deref() else {
             warn!(fail_mode = state.fail_mode.name(), "no rule set loaded: answered by the fail mode");
@@ -460,6 +464,7 @@ action = "drop"
             max_field_bytes: crate::server::DEFAULT_MAX_FIELD_BYTES,
             log_text: false,
             drain: Arc::default(),
+            console: None,
         };
         (state, dir)
     }

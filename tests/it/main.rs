@@ -3,6 +3,7 @@
 
 mod bench_cli;
 mod cli;
+mod console;
 mod dictionary;
 mod engine_props;
 mod evasion;
