@@ -8,6 +8,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     match inflight::cli::run() {
         Ok(code) => code,
+        // The reader went away (`inflight eval … | head`): nothing left to say to it.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let reported_alone = e.downcast_ref::<inflight::cli::Reported>().is_some() && e.chain().count() == 1;
             if !reported_alone {

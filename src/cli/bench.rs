@@ -75,9 +75,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let stats = Stats::of(&mut samples);
 
     if args.json {
-        println!("{}", serde_json::to_string(&stats.to_json(messages.len()))?);
+        outln!("{}", serde_json::to_string(&stats.to_json(messages.len()))?);
     } else {
-        println!(
+        outln!(
             "ruleset      {} ({} rules, {} keywords, {} regexes) from {}",
             ruleset.hash(),
             ruleset.rules().len(),
@@ -85,14 +85,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             ruleset.regex_count(),
             args.rules.dir.display()
         );
-        println!("messages     {} from {}", thousands(messages.len() as u64), args.file.display());
-        println!(
+        outln!("messages     {} from {}", thousands(messages.len() as u64), args.file.display());
+        outln!(
             "passes       {passes} measured ({} evaluations, {:.2} s) after {warm_passes} warm-up",
             thousands(stats.count),
             measured.as_secs_f64()
         );
-        println!("throughput   {} messages/s on one core", thousands(stats.per_sec().round() as u64));
-        println!(
+        outln!("throughput   {} messages/s on one core", thousands(stats.per_sec().round() as u64));
+        outln!(
             "per message  p50 {} ns   p99 {} ns   max {} ns   (evaluate + answer JSON)",
             thousands(stats.p50),
             thousands(stats.p99),

@@ -44,18 +44,13 @@ pub fn run(args: &RulesArg) -> anyhow::Result<ExitCode> {
     match load_dir(&args.dir) {
         Ok(loaded) => {
             for w in &loaded.warnings {
-                println!("{w}");
+                outln!("{w}");
             }
             let rs = &loaded.ruleset;
             for rule in rs.rules().iter().filter(|r| r.uses_state()) {
-                println!(
-                    "state: rule \"{}\" ({}) {}",
-                    rule.id,
-                    rule.file.display(),
-                    describe_state(rule, rs.counters())
-                );
+                outln!("state: rule \"{}\" ({}) {}", rule.id, rule.file.display(), describe_state(rule, rs.counters()));
             }
-            println!(
+            outln!(
                 "ok: {} rules, {} keywords, {} regexes, {} cases in {} files; ruleset {}{}",
                 rs.rules().len(),
                 rs.keyword_count(),
@@ -73,9 +68,9 @@ pub fn run(args: &RulesArg) -> anyhow::Result<ExitCode> {
         }
         Err(err) => {
             for d in &err.0 {
-                println!("{d}");
+                outln!("{d}");
             }
-            println!("failed: {} error(s) in {}", err.error_count(), args.dir.display());
+            outln!("failed: {} error(s) in {}", err.error_count(), args.dir.display());
             Ok(ExitCode::from(1))
         }
     }

@@ -49,9 +49,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     if !request.is_before_message() {
         let trigger = request.trigger.as_deref().unwrap_or("(none)");
         if args.json {
-            println!("{{}}");
+            outln!("{{}}");
         } else {
-            println!("trigger {trigger:?} is not before_message: acknowledged with {{}}, never matched");
+            outln!("trigger {trigger:?} is not before_message: acknowledged with {{}}, never matched");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -62,9 +62,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let decision = ruleset.evaluate_at(&request.message, now_ms);
     if args.json {
-        println!("{}", String::from_utf8_lossy(&decision.answer_json()));
+        outln!("{}", String::from_utf8_lossy(&decision.answer_json()));
     } else {
-        print!("{}", explain(ruleset, &request.message, &decision));
+        out!("{}", explain(ruleset, &request.message, &decision));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,21 @@
 //! The command line (docs/cli.md): one file per subcommand. Values are validated by clap
 //! before any work; errors come back as one line with context (anyhow) and an exit code.
 
+/// `println!` and `print!` that return a closed stdout (`inflight eval … | head`) as an error
+/// instead of panicking; `main` ends quietly on it, as `grep` would.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
 mod bench;
 mod check;
 pub mod eval;

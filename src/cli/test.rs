@@ -9,11 +9,11 @@ pub fn run(args: &RulesArg) -> anyhow::Result<ExitCode> {
     let loaded = args.load()?;
     let report = selftest::run(&loaded.ruleset);
     for failure in &report.failures {
-        println!("FAIL {failure}");
+        outln!("FAIL {failure}");
     }
     let total = report.examples_run + report.cases_run;
     let failed = report.failures.len();
-    println!(
+    outln!(
         "{} passed, {failed} failed ({} examples, {} cases; ruleset {})",
         total - failed,
         report.examples_run,

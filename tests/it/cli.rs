@@ -565,3 +565,24 @@ fn a_regex_hit_group_sets_the_span_and_the_mask() {
         .collect();
     assert_eq!(spans, [(6, 10), (15, 18)], "{answer}");
 }
+
+/// A reader that goes away (`inflight eval … | head`) ends the command quietly: no panic, no
+/// error line, exit 0.
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let text = "free money ".repeat(10_000);
+    let mut child = inflight()
+        .args(["eval", "--rules"])
+        .arg(crate::support::root().join("rules"))
+        .arg(&text)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The explanation is far longer than a pipe holds: closing our end makes its writes fail.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_no_panic(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
