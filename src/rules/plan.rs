@@ -52,24 +52,32 @@ enum RepeatSlot {
     Similar(usize),
 }
 
-/// The message's key of `per`: `None` when it lacks the field.
-fn per_parts<'m>(per: Per, msg: &'m MessageView<'_>) -> Option<Vec<&'m str>> {
+/// The message's key of `per`: `None` when it lacks the field. At most three parts, on the stack.
+fn per_parts<'m>(per: Per, msg: &'m MessageView<'_>) -> Option<([&'m str; 3], usize)> {
     let app = msg.get(Attribute::AppId).unwrap_or_default();
     Some(match per {
-        Per::Sender => vec![app, msg.get(Attribute::Sender)?],
+        Per::Sender => ([app, msg.get(Attribute::Sender)?, ""], 2),
         Per::Receiver => {
-            vec![app, msg.get(Attribute::ReceiverType).unwrap_or_default(), msg.get(Attribute::Receiver)?]
+            ([app, msg.get(Attribute::ReceiverType).unwrap_or_default(), msg.get(Attribute::Receiver)?], 3)
         }
-        Per::Conversation => vec![app, msg.get(Attribute::Conversation)?],
-        Per::App => vec![app],
+        Per::Conversation => ([app, msg.get(Attribute::Conversation)?, ""], 2),
+        Per::App => ([app, "", ""], 1),
     })
 }
 
 fn key_of(kind: u8, name: &str, per: Per, msg: &MessageView<'_>, extra: Option<&str>) -> Option<Key> {
-    let mut parts = vec![name, per.name()];
-    parts.extend(per_parts(per, msg)?);
-    parts.extend(extra);
-    Some(Key::of(kind, &parts))
+    let (key_parts, n) = per_parts(per, msg)?;
+    let mut parts = [""; 6];
+    parts[0] = name;
+    parts[1] = per.name();
+    let mut len = 2;
+    for part in key_parts.iter().take(n).copied().chain(extra) {
+        if let Some(slot) = parts.get_mut(len) {
+            *slot = part;
+            len += 1;
+        }
+    }
+    Some(Key::of(kind, parts.get(..len).unwrap_or_default()))
 }
 
 /// Matches done; builds what to ask the store.
@@ -83,7 +91,9 @@ pub(crate) fn prepare<'r>(
     // others are decided from their spans alone, as before state existed (no extra work).
     let mut passed = Vec::new();
     if ruleset.uses_state() || ruleset.patternless {
-        passed = ruleset.rules().iter().map(|r| conditions_hold(r, msg) && !r.has_patterns).collect();
+        // A rule with patterns passed when it hit (its conditions were applied before matching):
+        // only the pattern-less ones need their conditions looked at here.
+        passed = ruleset.rules().iter().map(|r| !r.has_patterns && conditions_hold(r, msg)).collect();
         for (rule, _) in &spans {
             if let Some(p) = passed.get_mut(*rule as usize) {
                 *p = true;
