@@ -3,6 +3,17 @@
 
 use std::time::SystemTime;
 
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The wall clock in milliseconds since the Unix epoch: the time a message decided outside the
+/// service (`inflight eval`, the console's Try) is decided at.
+pub fn now_ms() -> u64 {
+    unix_ms(SystemTime::now())
+}
+
 /// UTC RFC 3339 with milliseconds, from the Unix clock (civil-from-days, Howard Hinnant's
 /// algorithm; ten lines do not warrant a date crate).
 pub fn rfc3339(t: SystemTime) -> String {

@@ -57,10 +57,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     }
     // Empty state, at the wall clock: every window counts this message alone, counters are 0,
     // the sender was never seen (its age counts from `createdAt` when the payload carries it).
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let decision = ruleset.evaluate_at(&request.message, now_ms);
+    let decision = ruleset.evaluate_at(&request.message, crate::time::now_ms());
     if args.json {
         outln!("{}", String::from_utf8_lossy(&decision.answer_json()));
     } else {

@@ -356,7 +356,8 @@ pub(super) async fn try_submit(state: web::Data<AppState>, form: web::Form<TryFo
 /// Decides `msg` and lays the explanation out for the page.
 pub(super) fn try_message(ruleset: &Ruleset, msg: &MessageView<'_>, dir: &Path) -> TryResult {
     let started = Instant::now();
-    let decision = ruleset.evaluate(msg);
+    // As `inflight eval` decides: on empty state, at the wall clock.
+    let decision = ruleset.evaluate_at(msg, crate::time::now_ms());
     let explained = Explanation::new(ruleset, msg, &decision);
     let hits = decision
         .hits
