@@ -25,10 +25,11 @@ use super::decisions::DecisionRecord;
 use super::metrics::{Outcome, WebhookTrigger};
 use super::{AppState, FailMode};
 use crate::protocol::{ALLOW_BODY, DROP_BODY, MessageView, parse_request};
-use crate::rules::{Decision, Mode, Prepared, Ruleset, Verdict};
+use crate::rules::{Decision, Mode, Ruleset, Verdict};
 use crate::state::{
     BackendKind, Duplicate, Outcome as StateOutcome, Query, Record, StateError, Store, decide_with, record_after,
 };
+use crate::time::unix_ms;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const BASIC_CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="inflight""#);
@@ -211,7 +212,7 @@ fn decide(state: &AppState, ruleset: &Ruleset, message: &MessageView<'_>) -> Byt
     let Some(memory) = memory else {
         let decision = ruleset.evaluate(message);
         let eval = started.elapsed();
-        return conclude(state, message, &decision, answer_body(&decision, state.max_matches), eval, at, None);
+        return conclude(state, message, &decision, eval, at, None);
     };
     let metrics = &state.metrics;
     let exchange = |query: &Query| {
@@ -222,28 +223,12 @@ fn decide(state: &AppState, ruleset: &Ruleset, message: &MessageView<'_>) -> Byt
     };
     let record = |record: Record| memory.record_now(&record);
     match decide_with(ruleset, message, unix_ms(at), exchange, record) {
-        StateOutcome::Decided(decision) => {
-            let eval = started.elapsed();
-            conclude(state, message, &decision, answer_body(&decision, state.max_matches), eval, at, None)
-        }
+        StateOutcome::Decided(decision) => conclude(state, message, &decision, started.elapsed(), at, None),
         StateOutcome::Resent(answer) => {
             let decision = ruleset.resent_decision(&answer);
-            conclude(
-                state,
-                message,
-                &decision,
-                answer_body(&decision, state.max_matches),
-                started.elapsed(),
-                at,
-                Some("resent"),
-            )
+            conclude(state, message, &decision, started.elapsed(), at, Some("resent"))
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// With a Redis store: parse and match, then one exchange awaited within `--state-timeout`,
@@ -268,6 +253,10 @@ async fn answer_remote(state: &AppState, store: &Store, body: &[u8]) -> Reply {
         Ok(Err(())) => return answer(state, body),
         Err(_) => return failed(state, WebhookTrigger::BeforeMessage),
     };
+    if let Some(console) = &state.console {
+        // `--ui-recent`, as on the synchronous path.
+        console.keep(body);
+    }
     let view = if prepared.query.is_empty() {
         Ok(crate::state::View::default())
     } else {
@@ -279,19 +268,17 @@ async fn answer_remote(state: &AppState, store: &Store, body: &[u8]) -> Reply {
     };
     let second = catch_unwind(AssertUnwindSafe(|| {
         let message = &request.message;
-        let (decision, body, label) = match &view {
+        // `None` to `finish`: the store is unavailable, or the first of two resends is still
+        // being decided; the message is decided without the rules that need state.
+        let (decision, label) = match &view {
             Ok(v) => match &v.duplicate {
-                Some(Duplicate::Answer(answer)) => {
-                    let decision = ruleset.resent_decision(answer);
-                    let body = answer_body(&decision, state.max_matches);
-                    (decision, body, Some("resent"))
-                }
-                Some(Duplicate::Pending) => finished(prepared, message, None, state.max_matches),
-                None => finished(prepared, message, Some(v), state.max_matches),
+                Some(Duplicate::Answer(answer)) => (ruleset.resent_decision(answer), Some("resent")),
+                Some(Duplicate::Pending) => (prepared.finish(message, None), None),
+                None => (prepared.finish(message, Some(v)), None),
             },
-            Err(_) => finished(prepared, message, None, state.max_matches),
+            Err(_) => (prepared.finish(message, None), None),
         };
-        let body = conclude(state, message, &decision, body, started.elapsed(), at, label);
+        let body = conclude(state, message, &decision, started.elapsed(), at, label);
         if label != Some("resent") {
             record_after(&decision, |record| store.record(record));
         }
@@ -303,35 +290,23 @@ async fn answer_remote(state: &AppState, store: &Store, body: &[u8]) -> Reply {
     }
 }
 
-/// A prepared message decided with what the store answered (`None`: unavailable).
-fn finished<'r>(
-    prepared: Prepared<'r>,
-    message: &MessageView<'_>,
-    view: Option<&crate::state::View>,
-    max_matches: usize,
-) -> (Decision<'r>, Bytes, Option<&'static str>) {
-    let decision = prepared.finish(message, view);
-    let body = answer_body(&decision, max_matches);
-    let label = decision.state.skipped.then_some("degraded");
-    (decision, body, label)
-}
-
 /// The fail-mode answer after a panic.
 fn failed(state: &AppState, trigger: WebhookTrigger) -> Reply {
     error!(fail_mode = state.fail_mode.name(), "evaluation failed (panic): answered by the fail mode");
     Reply::json(trigger, Outcome::Failed, fail_body(state.fail_mode))
 }
 
-/// Counts the decision, hands it to the decision log, and returns the body.
+/// Counts the decision, hands it to the decision log, and returns the answer body. `label`
+/// marks a resend; a decision made without state is marked `degraded` here.
 fn conclude(
     state: &AppState,
     message: &MessageView<'_>,
     decision: &Decision<'_>,
-    body: Bytes,
     eval: std::time::Duration,
     at: SystemTime,
     label: Option<&'static str>,
 ) -> Bytes {
+    let body = answer_body(decision, state.max_matches);
     let label = label.or(decision.state.skipped.then_some("degraded"));
     state.metrics.record_decision(decision, eval);
     if let Some(sink) = &state.decisions {

@@ -411,3 +411,27 @@ fn every_mistake_in_the_state_language_is_a_file_line_col_error_and_check_lists_
     assert!(text.contains("state: rule \"abuse.harassment\"") && text.contains("counts: offenses +1"), "{text}");
     assert!(!text.contains("state: rule \"spam."), "{text}");
 }
+
+/// With Redis, a rule set that counts is decided on the asynchronous path; the console's recent
+/// traffic (`--ui-recent`) is kept there too, for the Draft replay.
+#[test]
+fn recent_traffic_is_kept_on_the_redis_path_too() {
+    let redis = RedisServer::start(&[]);
+    let rules = rules_dir(&[("t.toml", LIMIT)]);
+    let server = serve(rules.path(), &["--state", &redis.url(), "--ui", "--ui-recent", "10"]);
+    wait_for_state(&server, "ok");
+    for i in 0..3 {
+        post(&server, &body(Some("carol"), &format!("hello {i}"), None));
+    }
+    let overview: Value = serde_json::from_str(
+        &agent()
+            .get(server.url("/ui/api/overview"))
+            .call()
+            .expect("overview")
+            .body_mut()
+            .read_to_string()
+            .expect("body"),
+    )
+    .expect("JSON");
+    assert_eq!(overview["recent_kept"], 3, "{overview}");
+}
