@@ -175,6 +175,16 @@ impl Summary {
     }
 }
 
+/// A message's text cut to `max` characters, with `…` where it was cut: how a changed message is
+/// quoted in a report.
+pub fn cut_text(text: &str, max: usize) -> String {
+    let mut cut: String = text.chars().take(max).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
+}
+
 /// A one-line account of a decision: verdict, score, tags, enforced rules, matched words.
 pub fn digest(d: &Decision<'_>) -> String {
     let mut s = format!("{:<5}", d.verdict.name());

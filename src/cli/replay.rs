@@ -26,7 +26,7 @@ use super::RulesArg;
 use super::jsonl::{Entry, Input, LineError, Logged, parse_line_logged};
 use crate::message::Attribute;
 use crate::protocol::MessageView;
-use crate::replay::{Difference, DifferenceJson, Summary, Tally, digest, same_answer};
+use crate::replay::{Difference, DifferenceJson, Summary, Tally, cut_text, digest, same_answer};
 use crate::rules::{Decision, Ruleset, Verdict};
 use crate::state::{DEFAULT_MAX_KEYS, DEFAULT_RETENTION_MS, MemoryState, Outcome, decide_now};
 
@@ -183,11 +183,7 @@ fn describe_difference(diff: &Difference, msg: &MessageView<'_>, old: &Decision<
 /// The text quoted on one line, cut to `max` characters.
 fn abbreviate(text: Option<&str>, max: usize) -> String {
     let Some(text) = text else { return "(no text)".to_owned() };
-    let mut cut: String = text.chars().take(max).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    format!("{cut:?}")
+    format!("{:?}", cut_text(text, max))
 }
 
 #[derive(Default)]

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{AppState, Console, check_token, console, off_the_workers, render};
 use crate::error::Diagnostic;
 use crate::protocol::parse_request;
-use crate::replay::{Difference, Summary, Tally, digest, same_answer};
+use crate::replay::{Difference, Summary, Tally, cut_text, digest, same_answer};
 use crate::rules::{Loaded, PackOverride, Ruleset, Verdict, load_dir_with, selftest};
 
 /// What a new pack starts as.
@@ -327,7 +327,7 @@ pub(super) fn replay(bodies: &[actix_web::web::Bytes], live: &Ruleset, draft: &R
             let text = request.message.text.as_deref().unwrap_or("(no text)");
             view.changes.push(Change {
                 line: diff.line,
-                text: abbreviate(text),
+                text: cut_text(text, TEXT_SHOWN),
                 before: digest(&old),
                 after: digest(&new),
                 rules: added.chain(removed).collect::<Vec<_>>().join(" "),
@@ -369,14 +369,6 @@ fn rules_compared(before: &Tally<'_>, after: &Tally<'_>) -> (Vec<Compared>, Vec<
     }
     rows.sort_by(|x, y| (y.0, y.1).cmp(&(x.0, x.1)).then_with(|| x.2.name.cmp(&y.2.name)));
     (rows.into_iter().map(|r| r.2).collect(), never)
-}
-
-fn abbreviate(text: &str) -> String {
-    let mut cut: String = text.chars().take(TEXT_SHOWN).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
 }
 
 /// Writes the checked draft into the folder: a hidden temporary file beside the pack (the loader
