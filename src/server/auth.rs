@@ -7,6 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use subtle::ConstantTimeEq;
@@ -22,6 +23,9 @@ pub struct BasicAuth {
     credential: Box<[u8]>,
     user_len: usize,
 }
+
+/// The `WWW-Authenticate` challenge of a `401`.
+pub const CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="inflight""#);
 
 impl BasicAuth {
     /// A credential of `user` and `password`; refused when the user has a `:` or either is empty.
@@ -49,6 +53,12 @@ impl BasicAuth {
     pub fn user(&self) -> &str {
         // `credential` was built from a `&str` and `user_len` ends at a char boundary.
         std::str::from_utf8(self.credential.get(..self.user_len).unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Whether a request's headers carry this credential (its `Authorization` header): the
+    /// one check the webhook, `/readyz` and the console make.
+    pub fn allows_request(&self, headers: &HeaderMap) -> bool {
+        self.allows(headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes))
     }
 
     /// Whether an `Authorization` header value carries this credential.

@@ -53,10 +53,7 @@ struct Detail {
 }
 
 pub(super) async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let authenticated = state
-        .auth
-        .as_ref()
-        .is_some_and(|auth| auth.allows(req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes)));
+    let authenticated = state.auth.as_ref().is_some_and(|auth| auth.allows_request(req.headers()));
     let body = readiness(&state, authenticated);
     let ready = body.get("ready").and_then(serde_json::Value::as_bool).unwrap_or(false);
     let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

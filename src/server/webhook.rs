@@ -32,7 +32,6 @@ use crate::state::{
 use crate::time::unix_ms;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
-const BASIC_CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="inflight""#);
 
 /// Before `100 Continue` is sent to a request that asks for it (`Expect: 100-continue`): a
 /// webhook call without the right credential is answered `401` at once, so its body is never
@@ -42,7 +41,7 @@ pub(super) fn refuse_before_continue(
     headers: &actix_web::http::header::HeaderMap,
 ) -> Option<HttpResponse> {
     let auth = state.auth.as_ref()?;
-    if auth.allows(headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes)) {
+    if auth.allows_request(headers) {
         return None;
     }
     debug!("webhook call refused before 100 Continue: missing or wrong credential");
@@ -62,7 +61,7 @@ pub(super) async fn handle(req: HttpRequest, payload: web::Payload, state: web::
 
 async fn receive(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Reply {
     if let Some(auth) = &state.auth
-        && !auth.allows(req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes))
+        && !auth.allows_request(req.headers())
     {
         debug!(peer = ?req.peer_addr(), "webhook call refused: missing or wrong credential");
         return Reply::unauthorized();
@@ -390,7 +389,7 @@ impl Reply {
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, APPLICATION_JSON));
         if self.status == StatusCode::UNAUTHORIZED {
-            response.insert_header((header::WWW_AUTHENTICATE, BASIC_CHALLENGE));
+            response.insert_header((header::WWW_AUTHENTICATE, super::auth::CHALLENGE));
         }
         if self.status == StatusCode::REQUEST_TIMEOUT {
             // The rest of a slow body may still come; the connection cannot be reused.

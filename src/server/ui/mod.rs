@@ -195,10 +195,10 @@ async fn guard(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceRespon
 /// The refusal for a request that may not reach the console, if any.
 fn check_request(req: &ServiceRequest, state: &AppState) -> Option<HttpResponse> {
     if let Some(auth) = &state.auth
-        && !auth.allows(req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes))
+        && !auth.allows_request(req.headers())
     {
         let mut response = refuse(StatusCode::UNAUTHORIZED, "unauthorized");
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="inflight""#));
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, crate::server::auth::CHALLENGE);
         return Some(response);
     }
     if matches!(*req.method(), Method::GET | Method::HEAD) {
