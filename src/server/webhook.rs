@@ -27,7 +27,7 @@ use super::{AppState, FailMode};
 use crate::protocol::{ALLOW_BODY, DROP_BODY, MessageView, parse_request};
 use crate::rules::{Decision, Mode, Ruleset, Verdict};
 use crate::state::{
-    BackendKind, Duplicate, Outcome as StateOutcome, Query, Record, StateError, Store, decide_with, record_after,
+    BackendKind, Outcome as StateOutcome, Query, Record, StateError, Store, decide_with, record_after, settle,
 };
 use crate::time::unix_ms;
 
@@ -267,15 +267,9 @@ async fn answer_remote(state: &AppState, store: &Store, body: &[u8]) -> Reply {
     };
     let second = catch_unwind(AssertUnwindSafe(|| {
         let message = &request.message;
-        // `None` to `finish`: the store is unavailable, or the first of two resends is still
-        // being decided; the message is decided without the rules that need state.
-        let (decision, label) = match &view {
-            Ok(v) => match &v.duplicate {
-                Some(Duplicate::Answer(answer)) => (ruleset.resent_decision(answer), Some("resent")),
-                Some(Duplicate::Pending) => (prepared.finish(message, None), None),
-                None => (prepared.finish(message, Some(v)), None),
-            },
-            Err(_) => (prepared.finish(message, None), None),
+        let (decision, label) = match settle(prepared, message, view.ok()) {
+            StateOutcome::Decided(decision) => (decision, None),
+            StateOutcome::Resent(answer) => (ruleset.resent_decision(&answer), Some("resent")),
         };
         let body = conclude(state, message, &decision, started.elapsed(), at, label);
         if label != Some("resent") {

@@ -22,7 +22,7 @@ use std::fmt;
 pub use memory::MemoryState;
 
 use crate::message::MessageView;
-use crate::rules::{Decision, Ruleset};
+use crate::rules::{Decision, Prepared, Ruleset};
 pub use similar::Signature;
 
 /// How long a (sender, `muid`) pair is remembered: a resend within this gets the first answer.
@@ -297,14 +297,23 @@ pub fn decide_with<'r>(
         return Outcome::Decided(decision);
     }
     let view = exchange(&prepared.query);
-    match view.duplicate {
-        Some(Duplicate::Answer(answer)) => Outcome::Resent(answer),
-        Some(Duplicate::Pending) => Outcome::Decided(prepared.finish(msg, None)),
-        None => {
-            let decision = prepared.finish(msg, Some(&view));
-            record_after(&decision, record);
-            Outcome::Decided(decision)
-        }
+    let outcome = settle(prepared, msg, Some(view));
+    if let Outcome::Decided(decision) = &outcome {
+        record_after(decision, record);
+    }
+    outcome
+}
+
+/// A prepared message with what the store answered (`None`: the store was unavailable): the
+/// first answer for a resend, or the decision. The memory path ([`decide_with`]) and the Redis
+/// path of the service both settle through here.
+pub fn settle<'r>(prepared: Prepared<'r>, msg: &MessageView<'_>, view: Option<View>) -> Outcome<'r> {
+    match view {
+        Some(View { duplicate: Some(Duplicate::Answer(answer)), .. }) => Outcome::Resent(answer),
+        Some(view) if view.duplicate.is_none() => Outcome::Decided(prepared.finish(msg, Some(&view))),
+        // Unavailable, or the first of two resends still being decided: decided without the
+        // rules that need state (and nothing to record).
+        _ => Outcome::Decided(prepared.finish(msg, None)),
     }
 }
 
