@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -80,7 +80,7 @@ pub struct Series {
 
 /// The current Unix minute.
 pub fn current_minute() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 60)
+    crate::time::now_ms() / 60_000
 }
 
 impl History {

@@ -137,8 +137,7 @@ pub fn check_exposure(listen: SocketAddr, auth: Option<&BasicAuth>) -> Result<()
 pub async fn sample_every_minute(console: Arc<Console>, metrics: Arc<Metrics>) {
     loop {
         console.sample(&metrics);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let into_minute = Duration::from_millis((now.as_millis() % 60_000) as u64);
+        let into_minute = Duration::from_millis(crate::time::now_ms() % 60_000);
         tokio::time::sleep(Duration::from_secs(60).saturating_sub(into_minute)).await;
     }
 }
