@@ -255,7 +255,8 @@ impl Ruleset {
     /// Decides a message on empty state (`inflight eval`, examples): every rule whose
     /// conditions hold, on the fields it reads. Timed by the message's `sentAt`, if any.
     pub fn evaluate<'r>(&'r self, msg: &MessageView<'_>) -> Decision<'r> {
-        let at_ms = msg.unix_ms(crate::message::Attribute::SentAt).unwrap_or(0);
+        // Only state reads the time: a rule set without state does not parse `sentAt`.
+        let at_ms = if self.stateful { msg.unix_ms(crate::message::Attribute::SentAt).unwrap_or(0) } else { 0 };
         self.evaluate_at(msg, at_ms)
     }
 
@@ -326,12 +327,14 @@ impl Ruleset {
         if original.is_empty() {
             return;
         }
-        normalized.normalize_into(matcher.level, original);
+        normalized.normalize_text_into(matcher.level, original);
         raw.clear();
         matcher.search(normalized, wants, raw);
         if raw.is_empty() {
             return;
         }
+        // A hit: now the spans need the origin map, which most messages never do.
+        normalized.add_origins(matcher.level, original);
         // Per rule: leftmost first, longest first at the same start, then keep what does not
         // overlap an earlier kept hit.
         raw.sort_unstable_by_key(|h| (h.rule, h.start, std::cmp::Reverse(h.end)));

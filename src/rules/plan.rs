@@ -154,8 +154,8 @@ impl<'r> Prepared<'r> {
             self.query.windows.push(WindowOp { key, within_ms: rate.within_ms });
         }
         let Some(repeat) = rule.repeat else { return };
-        let normalized = msg.text.as_deref().map(|t| super::normalize::normalize(rule.level, t));
-        let Some(text) = normalized.as_ref().map(|n| n.text()).filter(|t| !t.trim().is_empty()) else { return };
+        let normalized = msg.text.as_deref().map(|t| super::normalize::normalize_keyword(rule.level, t));
+        let Some(text) = normalized.as_deref().filter(|t| !t.trim().is_empty()) else { return };
         if repeat.similar >= 1.0 {
             if let Some(key) = key_of(b'p', &rule.id, repeat.per, msg, Some(text)) {
                 slots.repeat = Some(RepeatSlot::Exact(self.query.windows.len()));
