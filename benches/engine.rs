@@ -3,6 +3,7 @@
 //! speed-up is a ratio of two figures from the same machine and moment. See `benches/README.md`.
 
 mod corpus;
+mod floor;
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -311,6 +312,30 @@ fn decide(c: &mut Criterion<Clock>) {
     group.finish();
 }
 
+// ---- floor: the bare algorithm inflight is held to ----
+
+/// The floor kernel (benches/floor.rs) on the same messages as `decide`: `decide/5k` ÷
+/// `floor/5k` is what inflight costs over the bare algorithm (`inflight bench --compare` prints
+/// the same ratio in one run).
+fn floor(c: &mut Criterion<Clock>) {
+    let mut group = c.benchmark_group("floor");
+    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Elements(1));
+    for (size, id) in SIZE_IDS.iter().enumerate() {
+        let mut next = rotate(&MESSAGES);
+        group.bench_function(*id, |b| {
+            let floor = floor::Floor::new(ruleset(size)).expect("the corpus suits the floor kernel");
+            let mut scratch = floor::FloorScratch::default();
+            let mut hit = Vec::new();
+            b.iter(|| {
+                floor.rules_hit(black_box(&next().text), &mut scratch, &mut hit);
+                black_box(hit.len())
+            })
+        });
+    }
+    group.finish();
+}
+
 // ---- naive reference: one `Regex` per keyword and per pattern, each run on the raw text ----
 
 /// A rule as a user without inflight would run it.
@@ -464,6 +489,6 @@ fn request(c: &mut Criterion<Clock>) {
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(Clock::from_env());
-    targets = normalize, evasion, state, decide, naive, compile, request
+    targets = normalize, evasion, state, decide, floor, naive, compile, request
 }
 criterion_main!(benches);

@@ -10,6 +10,10 @@
 //!   automata) → an immutable [`rules::Ruleset`] in an `Arc` → one `ArcSwap` store. That swap is
 //!   the only shared mutable state in the program.
 
+// `benches/floor.rs` is compiled both here (for `inflight bench --compare`) and in the benches,
+// and names this crate `inflight` in both.
+extern crate self as inflight;
+
 pub mod cli;
 pub mod decision_log;
 pub mod error;

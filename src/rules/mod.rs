@@ -113,6 +113,57 @@ impl Ruleset {
     pub fn counters(&self) -> &[CounterSpec] {
         &self.counters
     }
+
+    /// Every keyword and regex of every rule, as compiled: what a reference matcher needs to
+    /// find the same rules (the floor kernel of `benches/floor.rs`). A keyword shared by
+    /// several rules is listed once per rule; variants strict adds are listed like keywords.
+    pub fn patterns(&self) -> Vec<RulePattern<'_>> {
+        let mut out = Vec::new();
+        for matcher in &self.levels {
+            for owners in &matcher.keyword_owners {
+                for owner in owners.iter().filter(|o| !o.censored) {
+                    out.push(RulePattern {
+                        rule: owner.rule as usize,
+                        level: matcher.level,
+                        pattern: PatternKind::Keyword { written: &owner.source, mode: owner.mode },
+                    });
+                }
+            }
+            for regex in &matcher.regexes {
+                out.push(RulePattern {
+                    rule: regex.rule as usize,
+                    level: matcher.level,
+                    pattern: PatternKind::Regex(regex.regex.as_str()),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// One keyword or regex of one rule ([`Ruleset::patterns`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RulePattern<'r> {
+    /// The rule's index in [`Ruleset::rules`].
+    pub rule: usize,
+    /// The normalization level the rule matches at.
+    pub level: Level,
+    /// The pattern.
+    pub pattern: PatternKind<'r>,
+}
+
+/// A keyword (as written, with its match mode) or a regex (its source).
+#[derive(Debug, Clone, Copy)]
+pub enum PatternKind<'r> {
+    /// A keyword or list entry as the rule file writes it.
+    Keyword {
+        /// As written.
+        written: &'r str,
+        /// How it must sit in the text.
+        mode: MatchMode,
+    },
+    /// A regex's source.
+    Regex(&'r str),
 }
 
 /// A declared `[counters.NAME]`.

@@ -109,3 +109,63 @@ fn no_message_to_time_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no message"), "{}", stderr(&out));
 }
+
+/// A pack the floor kernel can stand for: keywords in word mode and regexes, all at `basic`.
+const BASIC_RULES: &str = r#"
+[[rule]]
+id = "t.spam"
+keywords = ["free crypto", "airdrop", "Glück"]
+normalize = "basic"
+score = 40
+
+[[rule]]
+id = "t.shared"
+keywords = ["airdrop"]
+regex = ['\bbit\.ly/\w+', '\d{3}-\d{4}']
+normalize = "basic"
+unless = { sender_role = ["admin"] }
+"#;
+
+const COMPARE_MESSAGES: &str = r#"{"text":"hello there"}
+{"text":"FREE   crypto for all"}
+{"text":"claim the airdrop at bit.ly/abc"}
+{"text":"viel GLÜCK, call 555-1234"}
+{"text":"airdropped is not a word match"}
+{"text":"an admin says airdrop","sender_role":"admin"}
+"#;
+
+#[test]
+fn compare_runs_the_floor_kernel_and_checks_it_finds_the_same_rules() {
+    let dir = rules_dir(&[("rules/t.toml", BASIC_RULES)]);
+    write(dir.path(), "messages.jsonl", COMPARE_MESSAGES);
+    let out = bench(&dir, &["--compare"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    // Conditions do not apply to the comparison: the admin's message counts like the others.
+    assert!(text.contains("same rules   6 of 6 messages"), "{text}");
+    for line in ["inflight  per message", "floor     per message", "no rule hit  2 messages", "a rule hit   4 messages"]
+    {
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
+    }
+    let ratio = number_after(&text, "inflight ÷ floor:");
+    assert!(ratio > 0.0 && ratio.is_finite(), "{text}");
+
+    let out = bench(&dir, &["--compare", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("one JSON object");
+    assert_eq!(report["same_rules"], 6, "{report}");
+    assert!(report["ratio_to_floor"].as_f64().is_some_and(|r| r > 0.0), "{report}");
+    let floor = &report["floor"];
+    let [p50, p99, max] = ["p50_ns", "p99_ns", "max_ns"].map(|k| floor[k].as_u64().expect("integer ns"));
+    assert_rate_fits_percentiles(floor["messages_per_sec"].as_f64().expect("a rate"), p50, p99, max);
+}
+
+#[test]
+fn compare_says_why_the_floor_cannot_stand_for_a_pack() {
+    let dir = setup(MESSAGES);
+    // The default level is `standard` (docs/rules.md): the floor kernel runs `basic` only.
+    let out = bench(&dir, &["--compare"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--compare") && err.contains("t.spam") && err.contains("basic"), "{err}");
+}
