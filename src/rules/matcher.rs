@@ -14,10 +14,10 @@ use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Lo
 
 use std::collections::HashSet;
 
-use super::compounds::every_segmentation_has;
+use super::compounds::{COMMON_COST, RARE_COST, every_segmentation_has};
 use super::model::{Field, MatchMode};
 use super::normalize::{Level, Normalized, is_word_char};
-use super::variants::{is_common_word, masked_fits, masked_letters};
+use super::variants::{is_common_word, masked_fits, masked_letters, punctuation_beside_a_word};
 
 /// Which rules own a keyword pattern, and how they spelled it.
 #[derive(Debug)]
@@ -87,9 +87,15 @@ pub(crate) struct LevelMatcher {
     pub keyword_owners: Vec<Vec<KeywordOwner>>,
     /// Keywords of `strict` word-mode rules that a masked word may stand for.
     masked: Vec<MaskedKeyword>,
-    /// At `strict`: the single-word keyword patterns, the dictionary (with the common words) for
-    /// segmenting hashtags and handles.
+    /// At `strict`: the single-word keywords and their forms, words of the dictionary (with the
+    /// common words) for segmenting hashtags and handles.
     segment_words: HashSet<String>,
+    /// At `strict`: the patterns that are split variants of a keyword (`bi tch`: a space, not
+    /// written in the keyword), also searched with a spaced dash or full stop for the space.
+    split_variants: HashSet<u32>,
+    /// At `strict`: the single-word variants (`shita` from `shitter`, `phuck`), read like rare
+    /// words there, so a variant does not make the best reading of a hashtag on its own.
+    segment_variants: HashSet<String>,
     /// Every regex of the level at once, with Unicode word boundaries removed: a superset of what
     /// the real regexes match, which the lazy DFA can run on any text. Only the regexes it flags
     /// are run for real.
@@ -108,6 +114,8 @@ pub(crate) struct LevelBuilder {
     keyword_owners: Vec<Vec<KeywordOwner>>,
     /// (rule, keyword as written, its normalized pattern) for masked words.
     masked: Vec<(u32, String, String)>,
+    /// Ids of the patterns added as keywords or forms (`add_keyword`), not only as variants.
+    keyword_ids_plain: HashSet<usize>,
     regexes: Vec<RegexPattern>,
     regex_hirs: Vec<Hir>,
 }
@@ -128,6 +136,7 @@ impl LevelBuilder {
             keyword_patterns: Vec::new(),
             keyword_owners: Vec::new(),
             masked: Vec::new(),
+            keyword_ids_plain: HashSet::new(),
             regexes: Vec::new(),
             regex_hirs: Vec::new(),
         }
@@ -142,6 +151,8 @@ impl LevelBuilder {
     /// Adds a normalized keyword for `rule`. The same rule adding the same pattern twice is
     /// recorded once.
     pub fn add_keyword(&mut self, normalized: String, rule: u32, mode: MatchMode, source: &str) {
+        let id = self.keyword_ids.get(&normalized).copied().unwrap_or(self.keyword_patterns.len());
+        self.keyword_ids_plain.insert(id);
         self.add_variant(normalized, rule, mode, source, false);
     }
 
@@ -208,17 +219,31 @@ impl LevelBuilder {
             Some(re)
         };
         let masked = self.masked_keywords();
-        let segment_words = if self.level == Level::Strict {
-            self.keyword_patterns.iter().filter(|p| !p.contains(' ')).cloned().collect()
-        } else {
-            HashSet::new()
-        };
+        let (mut segment_words, mut segment_variants, mut split_variants) =
+            (HashSet::new(), HashSet::new(), HashSet::new());
+        if self.level == Level::Strict {
+            let spaced = self.keyword_patterns.iter().enumerate().filter(|(_, p)| p.contains(' '));
+            // Not a keyword as written, nor a censored phrase (`ps of` from `p*ss off`, which
+            // `P.S. off` would give).
+            let censored = |id: usize| self.keyword_owners.get(id).is_none_or(|o| o.iter().any(|o| o.censored));
+            split_variants = spaced
+                .filter(|&(id, _)| !self.keyword_ids_plain.contains(&id) && !censored(id))
+                .map(|(id, _)| id as u32)
+                .collect();
+            for (id, pattern) in self.keyword_patterns.iter().enumerate().filter(|(_, p)| !p.contains(' ')) {
+                let words =
+                    if self.keyword_ids_plain.contains(&id) { &mut segment_words } else { &mut segment_variants };
+                words.insert(pattern.clone());
+            }
+        }
         Ok(LevelMatcher {
             level: self.level,
             keywords,
             keyword_owners: self.keyword_owners,
             masked,
             segment_words,
+            segment_variants,
+            split_variants,
             prefilter,
             regexes: self.regexes,
             fields: Vec::new(),
@@ -250,23 +275,9 @@ impl LevelMatcher {
         let text = normalized.text();
         if let Some(ac) = &self.keywords {
             for m in ac.find_overlapping_iter(text) {
-                let pattern = m.pattern().as_usize();
-                let Some(owners) = self.keyword_owners.get(pattern) else { continue };
-                for (i, owner) in owners.iter().enumerate() {
-                    if wants(owner.rule)
-                        && self.sits(owner.mode, normalized, m.start(), m.end())
-                        && (!owner.censored || normalized.removed_inside(m.start(), m.end()))
-                        && (owner.apostrophe || !normalized.apostrophe_inside(m.start(), m.end()))
-                    {
-                        out.push(RawHit {
-                            rule: owner.rule,
-                            start: m.start(),
-                            end: m.end(),
-                            pattern: PatternRef::Keyword(pattern as u32, i as u32),
-                        });
-                    }
-                }
+                self.push_keyword_hits(m.pattern().as_usize(), (m.start(), m.end()), normalized, wants, out);
             }
+            self.search_spaced_splits(ac, normalized, wants, out);
         }
         self.search_masked(normalized, wants, out);
         if let Some(prefilter) = &self.prefilter {
@@ -307,6 +318,59 @@ impl LevelMatcher {
         }
     }
 
+    /// The owners of keyword `pattern` that accept its hit at `span` of the normalized text
+    /// (wanted, sitting as their mode requires, a removed symbol inside a censored variant, no
+    /// apostrophe crossed), as raw hits.
+    fn push_keyword_hits(
+        &self,
+        pattern: usize,
+        (start, end): (usize, usize),
+        normalized: &Normalized,
+        wants: &dyn Fn(u32) -> bool,
+        out: &mut Vec<RawHit>,
+    ) {
+        let Some(owners) = self.keyword_owners.get(pattern) else { return };
+        for (i, owner) in owners.iter().enumerate() {
+            if wants(owner.rule)
+                && self.sits(owner.mode, normalized, start, end)
+                && (!owner.censored || normalized.removed_inside(start, end))
+                && (owner.apostrophe || !normalized.apostrophe_inside(start, end))
+            {
+                out.push(RawHit {
+                    rule: owner.rule,
+                    start,
+                    end,
+                    pattern: PatternRef::Keyword(pattern as u32, i as u32),
+                });
+            }
+        }
+    }
+
+    /// Split variants (`bi tch`, `dick head`) whose pieces stand apart by a spaced dash or a full
+    /// stop (`bi - tch`, `dick. head`): searched again in a copy of the text where each such
+    /// separator between two words is one space, only when the text has one, and kept only where
+    /// they cross one. Three patterns per split would double the bundled rules' patterns.
+    fn search_spaced_splits(
+        &self,
+        ac: &AhoCorasick,
+        normalized: &Normalized,
+        wants: &dyn Fn(u32) -> bool,
+        out: &mut Vec<RawHit>,
+    ) {
+        let text = normalized.text();
+        if self.split_variants.is_empty() || !(text.contains(". ") || text.contains(" - ")) {
+            return;
+        }
+        let Some((spaced, map)) = separators_as_spaces(text) else { return };
+        for m in ac.find_overlapping_iter(&spaced) {
+            let pattern = m.pattern().as_usize();
+            let (Some(&start), Some(&end)) = (map.get(m.start()), map.get(m.end())) else { continue };
+            if self.split_variants.contains(&(pattern as u32)) && end - start != m.end() - m.start() {
+                self.push_keyword_hits(pattern, (start, end), normalized, wants, out);
+            }
+        }
+    }
+
     /// Whether a keyword hit sits as its mode requires: `mode_holds`, or in `word` mode at
     /// `strict`, a keyword every reading of a hashtag or handle has (`#fuckthis`, `compounds`).
     fn sits(&self, mode: MatchMode, normalized: &Normalized, start: usize, end: usize) -> bool {
@@ -318,13 +382,19 @@ impl LevelMatcher {
         }
         let Some((lo, hi)) = normalized.compound_around(start, end) else { return false };
         let Some(run) = normalized.text().get(lo..hi) else { return false };
-        let is_word = |w: &str| is_common_word(w) || self.segment_words.contains(w);
-        every_segmentation_has(run, start - lo, end - lo, &is_word)
+        let word_cost = |w: &str| {
+            if is_common_word(w) || self.segment_words.contains(w) {
+                Some(COMMON_COST)
+            } else {
+                self.segment_variants.contains(w).then_some(RARE_COST)
+            }
+        };
+        every_segmentation_has(run, start - lo, end - lo, &word_cost)
     }
 
     /// Masked words (`f**k`, `b***h`) whose shape fits a keyword of a strict word-mode rule.
     fn search_masked(&self, normalized: &Normalized, wants: &dyn Fn(u32) -> bool, out: &mut Vec<RawHit>) {
-        for word in normalized.masked_words() {
+        for word in normalized.masked_words().iter().filter(|w| !punctuation_beside_a_word(normalized, w)) {
             for keyword in self.masked.iter().filter(|k| masked_fits(&word.shape, &k.letters)) {
                 let owner =
                     self.keyword_owners.get(keyword.pattern as usize).and_then(|o| o.get(keyword.owner as usize));
@@ -356,6 +426,38 @@ impl LevelMatcher {
     pub fn keyword_pattern_count(&self) -> usize {
         self.keyword_owners.len()
     }
+}
+
+/// `text` with every spaced dash or full stop between two words (`bi - tch`, `dick. head`)
+/// written as one space, and for each of its bytes (and its end) the offset in `text`; `None`
+/// when there is no such separator.
+fn separators_as_spaces(text: &str) -> Option<(String, Vec<usize>)> {
+    let mut spaced = String::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len() + 1);
+    let mut prev: Option<char> = None;
+    let mut found = false;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let rest = text.get(i..).unwrap_or("");
+        let separator = [". ", " - "].into_iter().find(|s| rest.starts_with(s));
+        let next_is_word = |len: usize| rest.get(len..).and_then(|r| r.chars().next()).is_some_and(is_word_char);
+        if let Some(sep) = separator.filter(|s| prev.is_some_and(is_word_char) && next_is_word(s.len())) {
+            spaced.push(' ');
+            map.push(i);
+            // Skip the rest of the separator (ASCII, one byte a character).
+            for _ in 1..sep.len() {
+                chars.next();
+            }
+            prev = Some(' ');
+            found = true;
+            continue;
+        }
+        spaced.push(c);
+        map.extend(i..i + c.len_utf8());
+        prev = Some(c);
+    }
+    map.push(text.len());
+    found.then_some((spaced, map))
 }
 
 /// Whether a keyword occurrence at `[start, end)` of the normalized text sits as its mode
