@@ -17,7 +17,9 @@ use std::collections::HashSet;
 use super::compounds::{COMMON_COST, RARE_COST, every_segmentation_has};
 use super::model::{Field, MatchMode};
 use super::normalize::{Level, Normalized, is_word_char};
-use super::variants::{is_common_word, masked_fits, masked_letters, punctuation_beside_a_word};
+use super::variants::{
+    is_common_word, masked_fits, masked_letters, masked_phrase, masked_phrase_at, punctuation_beside_a_word,
+};
 
 /// Which rules own a keyword pattern, and how they spelled it.
 #[derive(Debug)]
@@ -38,6 +40,9 @@ pub(crate) struct KeywordOwner {
 #[derive(Debug)]
 pub(crate) struct MaskedKeyword {
     letters: Vec<char>,
+    /// For a keyword of several words (`kill yourself`): each word's letters and strict form
+    /// (`variants::masked_phrase`); empty for a single word.
+    phrase: Vec<(Vec<char>, String)>,
     pattern: u32,
     owner: u32,
 }
@@ -256,11 +261,15 @@ impl LevelBuilder {
     fn masked_keywords(&self) -> Vec<MaskedKeyword> {
         let mut out = Vec::new();
         for (rule, written, pattern) in &self.masked {
-            let Some(letters) = masked_letters(written) else { continue };
+            let (letters, phrase) = match (masked_letters(written), masked_phrase(written)) {
+                (Some(letters), _) => (letters, Vec::new()),
+                (None, Some(phrase)) => (Vec::new(), phrase),
+                (None, None) => continue,
+            };
             let Some(&id) = self.keyword_ids.get(pattern) else { continue };
             let owner = self.keyword_owners.get(id).and_then(|o| o.iter().position(|o| o.rule == *rule));
             if let Some(owner) = owner {
-                out.push(MaskedKeyword { letters, pattern: id as u32, owner: owner as u32 });
+                out.push(MaskedKeyword { letters, phrase, pattern: id as u32, owner: owner as u32 });
             }
         }
         out
@@ -394,16 +403,23 @@ impl LevelMatcher {
 
     /// Masked words (`f**k`, `b***h`) whose shape fits a keyword of a strict word-mode rule.
     fn search_masked(&self, normalized: &Normalized, wants: &dyn Fn(u32) -> bool, out: &mut Vec<RawHit>) {
-        for word in normalized.masked_words().iter().filter(|w| !punctuation_beside_a_word(normalized, w)) {
-            for keyword in self.masked.iter().filter(|k| masked_fits(&word.shape, &k.letters)) {
+        let words = normalized.masked_words();
+        for (anchor, word) in words.iter().enumerate().filter(|(_, w)| !punctuation_beside_a_word(normalized, w)) {
+            for keyword in &self.masked {
+                let span = if keyword.phrase.is_empty() {
+                    masked_fits(&word.shape, &keyword.letters).then_some((word.start, word.end))
+                } else {
+                    masked_phrase_at(normalized, words, anchor, &keyword.phrase)
+                };
+                let Some((start, end)) = span else { continue };
                 let owner =
                     self.keyword_owners.get(keyword.pattern as usize).and_then(|o| o.get(keyword.owner as usize));
                 let Some(owner) = owner else { continue };
-                if wants(owner.rule) && mode_holds(owner.mode, normalized, word.start, word.end) {
+                if wants(owner.rule) && mode_holds(owner.mode, normalized, start, end) {
                     out.push(RawHit {
                         rule: owner.rule,
-                        start: word.start,
-                        end: word.end,
+                        start,
+                        end,
                         pattern: PatternRef::Keyword(keyword.pattern, keyword.owner),
                     });
                 }

@@ -315,6 +315,65 @@ pub fn punctuation_beside_a_word(normalized: &Normalized, word: &MaskedWord) -> 
         && is_common_word(letters)
 }
 
+/// A keyword of several words as masked words may spell it (`k!|l yovrse|f`, `k||| yourse|f`):
+/// each word's letters for `masked_fits`, and each word as `strict` writes it, for the words
+/// typed plainly between them. `None` for a single word or one with other characters.
+pub fn masked_phrase(keyword: &str) -> Option<Vec<(Vec<char>, String)>> {
+    let standard = normalize_keyword(Level::Standard, keyword);
+    let words: Vec<(Vec<char>, String)> = standard
+        .split(' ')
+        .map(|w| (w.chars().map(leet_char).collect::<Vec<char>>(), normalize_keyword(Level::Strict, w)))
+        .collect();
+    let letters_only = words.iter().all(|(l, _)| !l.is_empty() && l.iter().all(|c| c.is_alphabetic()));
+    (words.len() > 1 && letters_only).then_some(words)
+}
+
+/// Where the phrase `words` (`masked_phrase`) stands in the text with `masked[anchor]` as its
+/// first masked word: the words before it typed plainly, the ones after it plain or masked, one
+/// space between each. The span in the normalized text, or `None`.
+pub fn masked_phrase_at(
+    normalized: &Normalized,
+    masked: &[MaskedWord],
+    anchor: usize,
+    words: &[(Vec<char>, String)],
+) -> Option<(usize, usize)> {
+    let text = normalized.text();
+    let first = masked.get(anchor)?;
+    let is_word_end = |at: usize| !text.get(at..).and_then(|r| r.chars().next()).is_some_and(is_word_char);
+    let is_word_start = |at: usize| !text.get(..at).and_then(|r| r.chars().next_back()).is_some_and(is_word_char);
+    'anchor: for j in (0..words.len()).filter(|&j| words.get(j).is_some_and(|(l, _)| masked_fits(&first.shape, l))) {
+        // Before the anchor: plain words only, so each hit has one anchor.
+        let mut start = first.start;
+        for (_, plain) in words.iter().take(j).rev() {
+            let Some(before) = start.checked_sub(plain.len() + 1) else { continue 'anchor };
+            let typed = text.get(before..start).and_then(|t| t.strip_suffix(' '));
+            if typed != Some(plain.as_str()) || !is_word_start(before) {
+                continue 'anchor;
+            }
+            start = before;
+        }
+        let mut end = first.end;
+        for (letters, plain) in words.iter().skip(j + 1) {
+            if text.get(end..end + 1) != Some(" ") {
+                continue 'anchor;
+            }
+            let next = end + 1;
+            let masked_next = masked.iter().find(|m| m.start == next && masked_fits(&m.shape, letters));
+            end = match masked_next {
+                Some(m) => m.end,
+                None if text.get(next..).is_some_and(|r| r.starts_with(plain.as_str()))
+                    && is_word_end(next + plain.len()) =>
+                {
+                    next + plain.len()
+                }
+                None => continue 'anchor,
+            };
+        }
+        return Some((start, end));
+    }
+    None
+}
+
 /// A keyword's letters for `masked_fits`: `standard` form with leetspeak undone, or `None` when
 /// it is not a single word of `MASKED_MIN_LETTERS` letters or more.
 pub fn masked_letters(keyword: &str) -> Option<Vec<char>> {

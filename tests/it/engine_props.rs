@@ -21,7 +21,8 @@ use inflight::protocol::MessageView;
 use inflight::rules::compounds::{COMMON_COST, RARE_COST, every_segmentation_has};
 use inflight::rules::normalize::{Level, Normalized, is_word_char, normalize, normalize_keyword};
 use inflight::rules::variants::{
-    is_common_word, masked_fits, masked_letters, punctuation_beside_a_word, strict_variants,
+    is_common_word, masked_fits, masked_letters, masked_phrase, masked_phrase_at, punctuation_beside_a_word,
+    strict_variants,
 };
 use proptest::prelude::*;
 use regex::Regex;
@@ -318,6 +319,22 @@ fn reference(specs: &[RuleSpec], original: &str) -> Hits {
                         && mode_holds(spec.mode, &normalized, word.start, word.end)
                     {
                         hits.push((word.start, word.end));
+                    }
+                }
+            }
+            // A phrase whose words are masked or typed (`k!|l yourself`), anchored at its first
+            // masked word.
+            if spec.level == Level::Strict
+                && spec.mode == "word"
+                && let Some(phrase) = masked_phrase(keyword)
+            {
+                let words = normalized.masked_words();
+                for (anchor, word) in words.iter().enumerate() {
+                    if !punctuation_beside_a_word(&normalized, word)
+                        && let Some((start, end)) = masked_phrase_at(&normalized, words, anchor, &phrase)
+                        && mode_holds(spec.mode, &normalized, start, end)
+                    {
+                        hits.push((start, end));
                     }
                 }
             }

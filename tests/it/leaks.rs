@@ -195,6 +195,12 @@ fn letter_symbols_inside_and_at_the_edges_of_a_word() {
     ] {
         assert_eq!(hits(&r, text), [hit], "{text}");
     }
+    // A phrase whose words are masked or typed plainly (`k!|l yovrse|f`, `k||| yourse|f`).
+    let kys = strict_rule(&["kill yourself"], false);
+    assert_eq!(hits(&kys, "you k!|l yovrse|f"), ["k!|l yovrse|f"]);
+    assert_eq!(hits(&kys, "shut up k||| yourse|f"), ["k||| yourse|f"]);
+    assert_eq!(hits(&kys, "kill yourse|f now"), ["kill yourse|f"]);
+    assert!(hits(&kys, "k!|l them all, yourse|f").is_empty());
     for text in ["I like (rap music)", "hot+ cold", "f(x) = x^2", "a|b|c", "wow! shit!"] {
         let got = hits(&r, text);
         assert!(got.iter().all(|h| h == "shit"), "{text}: {got:?}");
