@@ -467,10 +467,12 @@ impl Normalized {
     /// case, snake case, letters beside a number) and the word parts of hashtags and handles
     /// (module doc, "Compounds").
     fn mark_compounds(&mut self, original: &str) {
-        let mut prev: Option<char> = None;
+        // Whether the previous character is a word character, decided once per character.
+        let mut prev_is_word = false;
         for (p, c) in self.text.char_indices() {
-            let boundary = prev.is_some_and(is_word_char)
-                && is_word_char(c)
+            let is_word = is_word_char(c);
+            let boundary = prev_is_word
+                && is_word
                 && p.checked_sub(1)
                     .and_then(|q| self.origin.get(q))
                     .zip(self.origin.get(p))
@@ -480,12 +482,17 @@ impl Normalized {
             }
             // A boundary inside a collapsed letter (`PussyYou` → `pusyou`, `asshole_everyone` →
             // `asholeveryone`): both sides of the letter, so either word can end or start there.
-            let collapsed = self.origin.get(p).and_then(|o| original.get(o.0 as usize..o.1 as usize));
+            // Only an origin longer than the character can hold a collapsed run.
+            let collapsed = self
+                .origin
+                .get(p)
+                .filter(|o| o.1.saturating_sub(o.0) as usize > c.len_utf8())
+                .and_then(|o| original.get(o.0 as usize..o.1 as usize));
             if collapsed.is_some_and(|run| run.chars().count() > 1 && has_inner_compound_cue(run)) {
                 self.parts.push(offset(p));
                 self.parts.push(offset(p + c.len_utf8()));
             }
-            prev = Some(c);
+            prev_is_word = is_word;
         }
         self.mark_hashtags(original);
         self.parts.sort_unstable();
