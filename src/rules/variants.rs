@@ -67,6 +67,32 @@ fn is_common(variant: &str) -> bool {
     is_common_word(variant) || COMMON_ABBREVIATIONS.binary_search(&variant).is_ok() || is_segment_word(variant)
 }
 
+/// `chars` (a keyword's strict letters, or its `v` form) with one inner vowel left out, and with
+/// every inner vowel left out (`mthrfckr`, as people type it plainly), normalized at `strict`:
+/// those of `VARIANT_MIN_LEN` characters or more that are no common word, each with whether it
+/// is censored-only (`shortens_a_frequent_word` of `keyword`).
+fn shortened_forms(chars: &[char], keyword: &str) -> Vec<(String, bool)> {
+    let inner = 1..chars.len().saturating_sub(1);
+    let mut forms: Vec<Vec<char>> = Vec::new();
+    for i in inner.clone().filter(|&i| chars.get(i).is_some_and(|&c| is_vowel(c))) {
+        let mut without = chars.to_vec();
+        without.remove(i);
+        forms.push(without);
+    }
+    forms.push(
+        chars.iter().enumerate().filter(|&(i, &c)| !(inner.contains(&i) && is_vowel(c))).map(|(_, &c)| c).collect(),
+    );
+    forms
+        .iter()
+        .map(|form| normalize_keyword(Level::Strict, &form.iter().collect::<String>()))
+        .filter(|variant| variant.chars().count() >= VARIANT_MIN_LEN && !is_common(variant))
+        .map(|variant| {
+            let censored = shortens_a_frequent_word(&variant, keyword);
+            (variant, censored)
+        })
+        .collect()
+}
+
 /// The most frequent English words (SCOWL sizes 10 and 20, `scripts/gen_common_words.py`) by
 /// `skeleton`, for `shortens_a_frequent_word`: the words chat shortens by leaving vowels out.
 static FREQUENT_BY_SKELETON: LazyLock<HashMap<String, Vec<&'static str>>> = LazyLock::new(|| {
@@ -156,35 +182,17 @@ pub fn strict_variants(keyword: &str) -> Vec<StrictVariant> {
         }
     };
     let again = |chars: &[char]| normalize_keyword(Level::Strict, &chars.iter().collect::<String>());
-    let shortened = |chars: &[char], push: &mut dyn FnMut(String, bool)| {
-        let inner = 1..chars.len().saturating_sub(1);
-        let mut forms: Vec<Vec<char>> = Vec::new();
-        for i in inner.clone().filter(|&i| chars.get(i).is_some_and(|&c| is_vowel(c))) {
-            let mut without = chars.to_vec();
-            without.remove(i);
-            forms.push(without);
-        }
-        // Every inner vowel left out at once (`mthrfckr`), as people type it plainly.
-        forms.push(
-            chars.iter().enumerate().filter(|&(i, &c)| !(inner.contains(&i) && is_vowel(c))).map(|(_, &c)| c).collect(),
-        );
-        for form in forms {
-            let variant = again(&form);
-            if variant.chars().count() >= VARIANT_MIN_LEN && !is_common(&variant) {
-                let censored = shortens_a_frequent_word(&variant, &normalized);
-                push(variant, censored);
-            }
-        }
-    };
-
-    shortened(&letters, &mut push);
+    let mut forms = vec![letters.clone()];
     if letters.contains(&'u') {
         let v_form: Vec<char> = letters.iter().map(|&c| if c == 'u' { 'v' } else { c }).collect();
         let variant = again(&v_form);
         if !is_common(&variant) {
             push(variant, false);
         }
-        shortened(&v_form, &mut push);
+        forms.push(v_form);
+    }
+    for (variant, censored) in forms.iter().flat_map(|form| shortened_forms(form, &normalized)) {
+        push(variant, censored);
     }
 
     // An edge letter written as a symbol strict keeps at a word's edge.
