@@ -22,9 +22,10 @@
 //! - a run that cannot be cut into words at all does not count either.
 //!
 //! The dictionary is the common-word list (`variants::is_common_word`), the rest of the OS word
-//! list (`segment_words.txt`: `shuttlecock`, `retardant`), and the level's own keyword patterns,
-//! so a keyword glued to another keyword (`#fuckshit`) still splits. Words of one or two letters
-//! come from a short list of real ones (`SHORT_WORDS`).
+//! list (`segment_words.txt`: `shuttlecock`, `retardant`; rare words), and the level's own
+//! keywords and forms (common) and their variants (rare: `shita` from `shitter` must not make
+//! `#shiitakerisotto` read `shita keri soto`), so a keyword glued to another keyword still
+//! splits. Words of one or two letters come from a short list of real ones (`SHORT_WORDS`).
 
 /// The words of one or two letters a segmentation may use. The common-word list also holds
 /// interjections, letters and names (`sh`, `ck`, `ed`), which would read `shitshow` as

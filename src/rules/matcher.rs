@@ -381,7 +381,9 @@ impl LevelMatcher {
     }
 
     /// Whether a keyword hit sits as its mode requires: `mode_holds`, or in `word` mode at
-    /// `strict`, a keyword every reading of a hashtag or handle has (`#fuckthis`, `compounds`).
+    /// `strict`, a keyword every best reading of a hashtag or handle has (`#fuckthis`,
+    /// `compounds`): the level's keywords and forms read like common words, its variants like
+    /// rare ones.
     fn sits(&self, mode: MatchMode, normalized: &Normalized, start: usize, end: usize) -> bool {
         if mode_holds(mode, normalized, start, end) {
             return true;
