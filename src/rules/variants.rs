@@ -233,8 +233,8 @@ pub fn strict_variants(keyword: &str) -> Vec<StrictVariant> {
 /// vowel starred out, censored (`kill y*urself`, `p*ss off`: strict removes the star, so they
 /// count only where it removed one), or with a vowel at its edge starred, which strict keeps
 /// (`piss *ff`). The other words give the context a lone shortened word lacks, so a word of three
-/// letters is shortened too (`pss` in `p*ss off`). No other variant: phrases are rarely split or
-/// respelled word by word.
+/// letters is shortened too (`pss` in `p*ss off`); and for two words, splits (`two_word_splits`).
+/// No sound-alikes or plain shortenings: phrases are rarely respelled word by word.
 fn phrase_variants(keyword: &str) -> Vec<StrictVariant> {
     let standard = normalize_keyword(Level::Standard, keyword);
     let words: Vec<Vec<char>> = standard.split(' ').map(|w| w.chars().collect()).collect();
@@ -269,7 +269,32 @@ fn phrase_variants(keyword: &str) -> Vec<StrictVariant> {
             }
         }
     }
+    for text in two_word_splits(&words) {
+        if text != own && !out.iter().any(|v| v.text == text) {
+            out.push(StrictVariant { text, censored: false });
+        }
+    }
     out
+}
+
+/// A keyword of two words with one or both words split once (`kil l yourself`, `ki ll y
+/// ourself`, `p iss o ff`; the matcher also reads a spaced dash or full stop for a split's
+/// space), each split as `split_variants` makes it (not both pieces words: `your self` is
+/// refused). Only two words: the variants multiply with every word split.
+fn two_word_splits(words: &[Vec<char>]) -> Vec<String> {
+    let [first, second] = words else { return Vec::new() };
+    let options = |word: &Vec<char>| {
+        let word: String = word.iter().collect();
+        let strict = normalize_keyword(Level::Strict, &word);
+        let letters: Vec<char> = strict.chars().collect();
+        std::iter::once(strict).chain(split_variants(&word, &letters)).collect::<Vec<String>>()
+    };
+    let (a, b) = (options(first), options(second));
+    // The first pair is the phrase as written.
+    a.iter()
+        .flat_map(|x| b.iter().map(move |y| normalize_keyword(Level::Strict, &format!("{x} {y}"))))
+        .skip(1)
+        .collect()
 }
 
 /// A keyword split once by a space (`fu ck`, `bi tch`, `dick head`), normalized at `strict`,
@@ -549,8 +574,19 @@ mod tests {
         let kys = strict_variants("kill yourself");
         assert!(kys.iter().any(|v| v.text == "kil yurself" && v.censored), "{kys:?}");
         assert!(kys.iter().any(|v| v.text == "kil yourslf" && v.censored), "{kys:?}");
-        // Nothing typed plainly: no split, no sound-alike, no plain shortening.
-        assert!(variants.iter().chain(&kys).all(|v| v.censored || v.text.contains('*')), "{variants:?}");
+        // Splits of one or both words (two words only), unless both pieces are words.
+        let plain = |vs: &[StrictVariant], t: &str| vs.iter().any(|v| v.text == t && !v.censored);
+        assert!(plain(&kys, "ki l y ourself") && plain(&kys, "kil l you rself") && plain(&variants, "p is o f"));
+        assert!(!kys.iter().any(|v| v.text == "kil your self"), "{kys:?}");
+        // Nothing else typed plainly: no sound-alike, no plain shortening; a split differs from
+        // the phrase in its spaces only (and in a letter doubled across a cut: `of f`).
+        fn split_or_marked(v: &StrictVariant, own: &str) -> bool {
+            let joined = |t: &str| normalize_keyword(Level::Strict, &t.replace(' ', ""));
+            v.censored || v.text.contains('*') || joined(&v.text) == joined(own)
+        }
+        assert!(variants.iter().all(|v| split_or_marked(v, "pis of")), "{variants:?}");
+        assert!(kys.iter().all(|v| split_or_marked(v, "kil yourself")), "{kys:?}");
+        assert!(strict_variants("double your bitcoin").iter().all(|v| v.censored || v.text.contains('*')));
     }
 
     /// Issue 15, `vowels_dropped`: a plainly typed shortening counts unless a common word

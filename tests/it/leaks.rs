@@ -207,8 +207,9 @@ fn letter_symbols_inside_and_at_the_edges_of_a_word() {
     }
 }
 
-/// Issue 15 (round 2): a split with a spaced dash or a full stop (`bi - tch`, `dick. head`), and
-/// a phrase with one starred vowel (`p*ss off`, `piss *ff`, `kill y*urself`).
+/// Issue 15 (round 2): a split with a spaced dash or a full stop (`bi - tch`, `dick. head`), a
+/// phrase of two words split in one or both words, and a phrase with one starred vowel
+/// (`p*ss off`, `piss *ff`, `kill y*urself`).
 #[test]
 fn splits_with_punctuation_and_starred_phrases() {
     let r = strict_rule(&["bitch", "dickhead", "piss off", "kill yourself", "whore"], true);
@@ -217,7 +218,13 @@ fn splits_with_punctuation_and_starred_phrases() {
     assert_eq!(hits(&r, "lmao p*ss off"), ["p*ss off"]);
     assert_eq!(hits(&r, "piss *ff now"), ["piss *ff"]);
     assert_eq!(hits(&r, "kill y*urself"), ["kill y*urself"]);
-    // Both pieces words: refused as before (`who - re`); no symbol removed: `pss off` is typed.
+    // A phrase of two words split in one or both words (issue 15, `split`).
+    assert_eq!(hits(&r, "what a ki. ll y. ourself"), ["ki. ll y. ourself"]);
+    assert_eq!(hits(&r, "shut up kil. l you rself"), ["kil. l you rself"]);
+    assert_eq!(hits(&r, "p iss o. ff this game"), ["p iss o. ff"]);
+    // Both pieces words: refused as before (`who - re`, `your self` in `kill your self`
+    // is no split); no symbol removed: `pss off` is typed.
+    assert!(hits(&r, "kil l your self").is_empty());
     for text in ["who - re you?", "pss off", "P.S. off topic"] {
         assert!(hits(&r, text).is_empty(), "{text}: {:?}", hits(&r, text));
     }
