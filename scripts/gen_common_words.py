@@ -9,6 +9,9 @@ This script writes the two lists it checks:
 
   src/rules/common_words.txt          words, capitalized words and names (both pieces of a split)
   src/rules/common_abbreviations.txt  abbreviations of three letters or more that are not words
+  src/rules/frequent_words.txt        the most frequent words (SCOWL sizes 10 and 20): a vowel-dropped
+                                      variant that also shortens one of them (`sht`: `shot`, `cnt`:
+                                      `count`, `whre`: `where`) counts only in censored text
 
 Source: SCOWL (Spell Checker Oriented Word Lists, Kevin Atkinson), from Debian's `scowl` package:
 words and capitalized words of sizes 10, 20 and 35 (the common words: SCOWL's own advice is 35 to
@@ -38,9 +41,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORDS_OUT = ROOT / "src" / "rules" / "common_words.txt"
 ABBREVIATIONS_OUT = ROOT / "src" / "rules" / "common_abbreviations.txt"
+FREQUENT_OUT = ROOT / "src" / "rules" / "frequent_words.txt"
 SCOWL = Path("/usr/share/dict/scowl")
 WORD_LISTS = [f"english-{kind}.{size}" for kind in ("words", "upper") for size in (10, 20, 35)]
 WORD_LISTS += [f"english-proper-names.{size}" for size in (35, 40, 50, 60, 70)]
+# The words chat shortens by leaving vowels out (`whre`, `cnt`): SCOWL's two most common sizes.
+FREQUENT_LISTS = [f"english-words.{size}" for size in (10, 20)]
 ABBREVIATION_LISTS = [f"english-abbreviations.{size}" for size in (10, 20, 35, 40, 50, 55, 60, 70, 80, 95)]
 
 # Chat words that are not in SCOWL, each common enough that a variant equal to it (or a split
@@ -83,7 +89,7 @@ NOTICE = """\
 #
 # {what}.
 # One a line, as `strict` normalization writes them (lowercase, runs of a letter collapsed),
-# sorted. compile.rs makes no keyword variant that is one of them (`strict_variants`).
+# sorted. {use}
 # From SCOWL (Debian package `scowl` {version}). SCOWL's notice:
 #
 # Copyright 2000-2011 by Kevin Atkinson
@@ -98,6 +104,10 @@ NOTICE = """\
 # The 10 level includes words from the Moby (TM) Words II package, placed in the public domain by
 # Grady Ward.
 """
+
+
+NO_VARIANT = "compile.rs makes no keyword variant that is one of them (`strict_variants`)."
+SHORTENED = "A keyword left without vowels that also shortens one of them counts only censored (`sh*t`)."
 
 
 def collapse(word: str) -> str:
@@ -132,12 +142,19 @@ def read(names: list[str], shortest: int) -> set[str]:
 def outputs() -> dict[Path, str]:
     words = read(WORD_LISTS, 2) | {collapse(w) for w in CHAT_WORDS}
     abbreviations = read(ABBREVIATION_LISTS, 3) - words
+    frequent = read(FREQUENT_LISTS, 2) | {collapse(w) for w in CHAT_WORDS}
     version = scowl_version()
     return {
-        WORDS_OUT: NOTICE.format(what="Common English words and names", version=version)
+        WORDS_OUT: NOTICE.format(what="Common English words and names", use=NO_VARIANT, version=version)
         + "".join(f"{w}\n" for w in sorted(words)),
-        ABBREVIATIONS_OUT: NOTICE.format(what="English abbreviations of three letters or more", version=version)
+        ABBREVIATIONS_OUT: NOTICE.format(
+            what="English abbreviations of three letters or more", use=NO_VARIANT, version=version
+        )
         + "".join(f"{w}\n" for w in sorted(abbreviations)),
+        FREQUENT_OUT: NOTICE.format(
+            what="The most frequent English words (SCOWL sizes 10 and 20)", use=SHORTENED, version=version
+        )
+        + "".join(f"{w}\n" for w in sorted(frequent)),
     }
 
 

@@ -15,10 +15,12 @@ use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Lo
 
 use std::collections::HashSet;
 
-use super::compounds::every_segmentation_has;
+use super::compounds::{COMMON_COST, RARE_COST, every_segmentation_has};
 use super::model::{Field, MatchMode};
 use super::normalize::{Level, Normalized, is_word_char};
-use super::variants::{is_common_word, masked_fits, masked_letters};
+use super::variants::{
+    is_common_word, masked_fits, masked_letters, masked_phrase, masked_phrase_at, punctuation_beside_a_word,
+};
 
 /// Which rules own a keyword pattern, and how they spelled it.
 #[derive(Debug)]
@@ -39,6 +41,9 @@ pub(crate) struct KeywordOwner {
 #[derive(Debug)]
 pub(crate) struct MaskedKeyword {
     letters: Vec<char>,
+    /// For a keyword of several words (`kill yourself`): each word's letters and strict form
+    /// (`variants::masked_phrase`); empty for a single word.
+    phrase: Vec<(Vec<char>, String)>,
     pattern: u32,
     owner: u32,
 }
@@ -88,9 +93,15 @@ pub(crate) struct LevelMatcher {
     pub keyword_owners: Vec<Vec<KeywordOwner>>,
     /// Keywords of `strict` word-mode rules that a masked word may stand for.
     masked: Vec<MaskedKeyword>,
-    /// At `strict`: the single-word keyword patterns, the dictionary (with the common words) for
-    /// segmenting hashtags and handles.
+    /// At `strict`: the single-word keywords and their forms, words of the dictionary (with the
+    /// common words) for segmenting hashtags and handles.
     segment_words: HashSet<String>,
+    /// At `strict`: the patterns that are split variants of a keyword (`bi tch`: a space, not
+    /// written in the keyword), also searched with a spaced dash or full stop for the space.
+    split_variants: HashSet<u32>,
+    /// At `strict`: the single-word variants (`shita` from `shitter`, `phuck`), read like rare
+    /// words there, so a variant does not make the best reading of a hashtag on its own.
+    segment_variants: HashSet<String>,
     /// Every regex of the level at once, with Unicode word boundaries removed: a superset of what
     /// the real regexes match, which the lazy DFA can run on any text. Only the regexes it flags
     /// are run for real.
@@ -181,6 +192,8 @@ pub(crate) struct LevelBuilder {
     keyword_owners: Vec<Vec<KeywordOwner>>,
     /// (rule, keyword as written, its normalized pattern) for masked words.
     masked: Vec<(u32, String, String)>,
+    /// Ids of the patterns added as keywords or forms (`add_keyword`), not only as variants.
+    keyword_ids_plain: HashSet<usize>,
     regexes: Vec<RegexPattern>,
     regex_hirs: Vec<Hir>,
 }
@@ -201,6 +214,7 @@ impl LevelBuilder {
             keyword_patterns: Vec::new(),
             keyword_owners: Vec::new(),
             masked: Vec::new(),
+            keyword_ids_plain: HashSet::new(),
             regexes: Vec::new(),
             regex_hirs: Vec::new(),
         }
@@ -215,6 +229,8 @@ impl LevelBuilder {
     /// Adds a normalized keyword for `rule`. The same rule adding the same pattern twice is
     /// recorded once.
     pub fn add_keyword(&mut self, normalized: String, rule: u32, mode: MatchMode, source: &str) {
+        let id = self.keyword_ids.get(&normalized).copied().unwrap_or(self.keyword_patterns.len());
+        self.keyword_ids_plain.insert(id);
         self.add_variant(normalized, rule, mode, source, false);
     }
 
@@ -265,17 +281,31 @@ impl LevelBuilder {
             Some(re)
         };
         let masked = self.masked_keywords();
-        let segment_words = if self.level == Level::Strict {
-            self.keyword_patterns.iter().filter(|p| !p.contains(' ')).cloned().collect()
-        } else {
-            HashSet::new()
-        };
+        let (mut segment_words, mut segment_variants, mut split_variants) =
+            (HashSet::new(), HashSet::new(), HashSet::new());
+        if self.level == Level::Strict {
+            let spaced = self.keyword_patterns.iter().enumerate().filter(|(_, p)| p.contains(' '));
+            // Not a keyword as written, nor a censored phrase (`ps of` from `p*ss off`, which
+            // `P.S. off` would give).
+            let censored = |id: usize| self.keyword_owners.get(id).is_none_or(|o| o.iter().any(|o| o.censored));
+            split_variants = spaced
+                .filter(|&(id, _)| !self.keyword_ids_plain.contains(&id) && !censored(id))
+                .map(|(id, _)| id as u32)
+                .collect();
+            for (id, pattern) in self.keyword_patterns.iter().enumerate().filter(|(_, p)| !p.contains(' ')) {
+                let words =
+                    if self.keyword_ids_plain.contains(&id) { &mut segment_words } else { &mut segment_variants };
+                words.insert(pattern.clone());
+            }
+        }
         Ok(LevelMatcher {
             level: self.level,
             keywords,
             keyword_owners: self.keyword_owners,
             masked,
             segment_words,
+            segment_variants,
+            split_variants,
             prefilter,
             regexes: self.regexes,
             fields: Vec::new(),
@@ -327,11 +357,15 @@ impl LevelBuilder {
     fn masked_keywords(&self) -> Vec<MaskedKeyword> {
         let mut out = Vec::new();
         for (rule, written, pattern) in &self.masked {
-            let Some(letters) = masked_letters(written) else { continue };
+            let (letters, phrase) = match (masked_letters(written), masked_phrase(written)) {
+                (Some(letters), _) => (letters, Vec::new()),
+                (None, Some(phrase)) => (Vec::new(), phrase),
+                (None, None) => continue,
+            };
             let Some(&id) = self.keyword_ids.get(pattern) else { continue };
             let owner = self.keyword_owners.get(id).and_then(|o| o.iter().position(|o| o.rule == *rule));
             if let Some(owner) = owner {
-                out.push(MaskedKeyword { letters, pattern: id as u32, owner: owner as u32 });
+                out.push(MaskedKeyword { letters, phrase, pattern: id as u32, owner: owner as u32 });
             }
         }
         out
@@ -344,54 +378,12 @@ impl LevelMatcher {
     /// their rule's match mode here, on the normalized text and its soft boundaries.
     pub fn search(&self, normalized: &Normalized, wants: &dyn Fn(u32) -> bool, out: &mut Vec<RawHit>) {
         let text = normalized.text();
-        let mut found = |pattern: usize, start: usize, end: usize| {
-            let Some(owners) = self.keyword_owners.get(pattern) else { return };
-            for (i, owner) in owners.iter().enumerate() {
-                if wants(owner.rule)
-                    && self.sits(owner.mode, normalized, start, end)
-                    && (!owner.censored || normalized.removed_inside(start, end))
-                    && (owner.apostrophe || !normalized.apostrophe_inside(start, end))
-                {
-                    out.push(RawHit {
-                        rule: owner.rule,
-                        start,
-                        end,
-                        pattern: PatternRef::Keyword(pattern as u32, i as u32),
-                    });
-                }
-            }
-        };
-        match &self.keywords {
-            None => {}
-            Some(KeywordAutomaton::Anywhere(ac)) => {
-                ac.find_overlapping_iter(text).for_each(|m| found(m.pattern().as_usize(), m.start(), m.end()));
-            }
-            Some(KeywordAutomaton::WordStarts { automaton, from_non_word, first_words }) => {
-                let mut walk = |start: usize| match automaton {
-                    AnchoredAutomaton::Dfa(dfa) => walk_anchored(&**dfa, text, start, &mut found),
-                    AnchoredAutomaton::Nfa(nfa) => walk_anchored(&**nfa, text, start, &mut found),
-                };
-                match first_words {
-                    Some(first_words) => {
-                        for (start, word) in words(text) {
-                            if first_words.may_start(word) {
-                                walk(start);
-                            }
-                        }
-                    }
-                    None => {
-                        let mut prev_word = false;
-                        for (start, c) in text.char_indices() {
-                            let word = is_word_char(c);
-                            let starts = !prev_word || self.may_start_inside_word(normalized, start);
-                            if starts && (word || *from_non_word) {
-                                walk(start);
-                            }
-                            prev_word = word;
-                        }
-                    }
-                }
-            }
+        if let Some(keywords) = &self.keywords {
+            let mut found = |pattern: usize, start: usize, end: usize| {
+                self.push_keyword_hits(pattern, (start, end), normalized, wants, out);
+            };
+            self.find_keywords(keywords, text, Some(normalized), &mut found);
+            self.search_spaced_splits(keywords, normalized, wants, out);
         }
         self.search_masked(normalized, wants, out);
         if let Some(prefilter) = &self.prefilter {
@@ -440,8 +432,104 @@ impl LevelMatcher {
             && (normalized.is_boundary(offset) || normalized.compound_around(offset, offset).is_some())
     }
 
+    /// Every keyword occurrence in `text`, as `found(pattern, start, end)`. With `normalized`
+    /// (whose text `text` is), a walk of a word-start automaton begins only where a keyword may
+    /// start; without it (a rewritten copy of the text), at every character.
+    fn find_keywords(
+        &self,
+        keywords: &KeywordAutomaton,
+        text: &str,
+        normalized: Option<&Normalized>,
+        found: &mut impl FnMut(usize, usize, usize),
+    ) {
+        let (automaton, from_non_word, first_words) = match keywords {
+            KeywordAutomaton::Anywhere(ac) => {
+                ac.find_overlapping_iter(text).for_each(|m| found(m.pattern().as_usize(), m.start(), m.end()));
+                return;
+            }
+            KeywordAutomaton::WordStarts { automaton, from_non_word, first_words } => {
+                (automaton, *from_non_word, first_words.as_ref().filter(|_| normalized.is_some()))
+            }
+        };
+        let mut walk = |start: usize| match automaton {
+            AnchoredAutomaton::Dfa(dfa) => walk_anchored(&**dfa, text, start, found),
+            AnchoredAutomaton::Nfa(nfa) => walk_anchored(&**nfa, text, start, found),
+        };
+        if let Some(first_words) = first_words {
+            for (start, word) in words(text) {
+                if first_words.may_start(word) {
+                    walk(start);
+                }
+            }
+            return;
+        }
+        let mut prev_word = false;
+        for (start, c) in text.char_indices() {
+            let word = is_word_char(c);
+            let starts = !prev_word || normalized.is_none_or(|n| self.may_start_inside_word(n, start));
+            if starts && (word || from_non_word || normalized.is_none()) {
+                walk(start);
+            }
+            prev_word = word;
+        }
+    }
+
+    /// The owners of keyword `pattern` that accept its hit at `span` of the normalized text
+    /// (wanted, sitting as their mode requires, a removed symbol inside a censored variant, no
+    /// apostrophe crossed), as raw hits.
+    fn push_keyword_hits(
+        &self,
+        pattern: usize,
+        (start, end): (usize, usize),
+        normalized: &Normalized,
+        wants: &dyn Fn(u32) -> bool,
+        out: &mut Vec<RawHit>,
+    ) {
+        let Some(owners) = self.keyword_owners.get(pattern) else { return };
+        for (i, owner) in owners.iter().enumerate() {
+            if wants(owner.rule)
+                && self.sits(owner.mode, normalized, start, end)
+                && (!owner.censored || normalized.removed_inside(start, end))
+                && (owner.apostrophe || !normalized.apostrophe_inside(start, end))
+            {
+                out.push(RawHit {
+                    rule: owner.rule,
+                    start,
+                    end,
+                    pattern: PatternRef::Keyword(pattern as u32, i as u32),
+                });
+            }
+        }
+    }
+
+    /// Split variants (`bi tch`, `dick head`) whose pieces stand apart by a spaced dash or a full
+    /// stop (`bi - tch`, `dick. head`): searched again in a copy of the text where each such
+    /// separator between two words is one space, only when the text has one, and kept only where
+    /// they cross one. Three patterns per split would double the bundled rules' patterns.
+    fn search_spaced_splits(
+        &self,
+        keywords: &KeywordAutomaton,
+        normalized: &Normalized,
+        wants: &dyn Fn(u32) -> bool,
+        out: &mut Vec<RawHit>,
+    ) {
+        let text = normalized.text();
+        if self.split_variants.is_empty() || !(text.contains(". ") || text.contains(" - ")) {
+            return;
+        }
+        let Some((spaced, map)) = separators_as_spaces(text) else { return };
+        self.find_keywords(keywords, &spaced, None, &mut |pattern, spaced_start, spaced_end| {
+            let (Some(&start), Some(&end)) = (map.get(spaced_start), map.get(spaced_end)) else { return };
+            if self.split_variants.contains(&(pattern as u32)) && end - start != spaced_end - spaced_start {
+                self.push_keyword_hits(pattern, (start, end), normalized, wants, out);
+            }
+        });
+    }
+
     /// Whether a keyword hit sits as its mode requires: `mode_holds`, or in `word` mode at
-    /// `strict`, a keyword every reading of a hashtag or handle has (`#fuckthis`, `compounds`).
+    /// `strict`, a keyword every best reading of a hashtag or handle has (`#fuckthis`,
+    /// `compounds`): the level's keywords and forms read like common words, its variants like
+    /// rare ones.
     fn sits(&self, mode: MatchMode, normalized: &Normalized, start: usize, end: usize) -> bool {
         if mode_holds(mode, normalized, start, end) {
             return true;
@@ -451,22 +539,35 @@ impl LevelMatcher {
         }
         let Some((lo, hi)) = normalized.compound_around(start, end) else { return false };
         let Some(run) = normalized.text().get(lo..hi) else { return false };
-        let is_word = |w: &str| is_common_word(w) || self.segment_words.contains(w);
-        every_segmentation_has(run, start - lo, end - lo, &is_word)
+        let word_cost = |w: &str| {
+            if is_common_word(w) || self.segment_words.contains(w) {
+                Some(COMMON_COST)
+            } else {
+                self.segment_variants.contains(w).then_some(RARE_COST)
+            }
+        };
+        every_segmentation_has(run, start - lo, end - lo, &word_cost)
     }
 
     /// Masked words (`f**k`, `b***h`) whose shape fits a keyword of a strict word-mode rule.
     fn search_masked(&self, normalized: &Normalized, wants: &dyn Fn(u32) -> bool, out: &mut Vec<RawHit>) {
-        for word in normalized.masked_words() {
-            for keyword in self.masked.iter().filter(|k| masked_fits(&word.shape, &k.letters)) {
+        let words = normalized.masked_words();
+        for (anchor, word) in words.iter().enumerate().filter(|(_, w)| !punctuation_beside_a_word(normalized, w)) {
+            for keyword in &self.masked {
+                let span = if keyword.phrase.is_empty() {
+                    masked_fits(&word.shape, &keyword.letters).then_some((word.start, word.end))
+                } else {
+                    masked_phrase_at(normalized, words, anchor, &keyword.phrase)
+                };
+                let Some((start, end)) = span else { continue };
                 let owner =
                     self.keyword_owners.get(keyword.pattern as usize).and_then(|o| o.get(keyword.owner as usize));
                 let Some(owner) = owner else { continue };
-                if wants(owner.rule) && mode_holds(owner.mode, normalized, word.start, word.end) {
+                if wants(owner.rule) && mode_holds(owner.mode, normalized, start, end) {
                     out.push(RawHit {
                         rule: owner.rule,
-                        start: word.start,
-                        end: word.end,
+                        start,
+                        end,
                         pattern: PatternRef::Keyword(keyword.pattern, keyword.owner),
                     });
                 }
@@ -546,6 +647,38 @@ fn walk_anchored<A: Automaton>(automaton: &A, text: &str, start: usize, found: &
             }
         }
     }
+}
+
+/// `text` with every spaced dash or full stop between two words (`bi - tch`, `dick. head`)
+/// written as one space, and for each of its bytes (and its end) the offset in `text`; `None`
+/// when there is no such separator.
+fn separators_as_spaces(text: &str) -> Option<(String, Vec<usize>)> {
+    let mut spaced = String::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len() + 1);
+    let mut prev: Option<char> = None;
+    let mut found = false;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let rest = text.get(i..).unwrap_or("");
+        let separator = [". ", " - "].into_iter().find(|s| rest.starts_with(s));
+        let next_is_word = |len: usize| rest.get(len..).and_then(|r| r.chars().next()).is_some_and(is_word_char);
+        if let Some(sep) = separator.filter(|s| prev.is_some_and(is_word_char) && next_is_word(s.len())) {
+            spaced.push(' ');
+            map.push(i);
+            // Skip the rest of the separator (ASCII, one byte a character).
+            for _ in 1..sep.len() {
+                chars.next();
+            }
+            prev = Some(' ');
+            found = true;
+            continue;
+        }
+        spaced.push(c);
+        map.extend(i..i + c.len_utf8());
+        prev = Some(c);
+    }
+    map.push(text.len());
+    found.then_some((spaced, map))
 }
 
 /// Whether a keyword occurrence at `[start, end)` of the normalized text sits as its mode

@@ -92,14 +92,19 @@
 //!
 //! # Masked words (`strict`)
 //!
-//! Words joined across mask symbols (`* # @ $ % ! ? - + .`) are recorded with their *shape*
+//! Words joined across mask symbols (`* # @ $ % ! ? - + . | ( ^`) are recorded with their *shape*
 //! ([`MaskedWord`], [`Normalized::masked_words`]): the `standard` characters, leetspeak undone,
 //! each inner mask symbol written `?` (`f**k` → `f??k`, `b***h`, `c##t`, `sh!t`; a single word
-//! with `@` or `$` inside: `f$$k`). Its first and last characters must be letters, so a fully
-//! starred word (`f***`, `s***`) and a grawlix are none; nor is a spelled-out word (one-letter
-//! words with one symbol between each: `f.u.c.k`). The matcher lets a shape stand for a keyword
-//! of the same length with the same visible letters. Only looked for when strict removed a
-//! symbol or the text holds `@` or `$`.
+//! with `@` or `$` inside: `f$$k`), except the *letter symbols* `|` (`i` or `l`), `(` (`c`) and
+//! `^` (`a`), which stay as they are and stand for their letter only (`d|(k`, `ret^rd`). Letter
+//! symbols and `+` (`t`) written right at a word's edge belong to it too (`(unt`, `^sshole`,
+//! `slu+`, `ki||`, and `!` before another: `sh!+`). Its first and last characters must be
+//! letters or such edge symbols, so a fully starred word (`f***`, `s***`) and a grawlix are none;
+//! nor is a spelled-out word (one-letter words with one symbol between each: `f.u.c.k`) without
+//! edge symbols. The matcher lets a shape stand for a keyword of the same length with the same
+//! visible letters (`v` may be `u`), unless its letters without the edge symbols are a common word
+//! and nothing was removed inside (`(rap` is no `crap`). Only looked for when strict removed a
+//! symbol, the text holds `@` or `$`, or a letter stands beside one of `( ^ | +`.
 //!
 //! # Compounds (`strict`)
 //!
@@ -515,10 +520,12 @@ impl Normalized {
     /// case, snake case, letters beside a number) and the word parts of hashtags and handles
     /// (module doc, "Compounds").
     fn mark_compounds(&mut self, original: &str) {
-        let mut prev: Option<char> = None;
+        // Whether the previous character is a word character, decided once per character.
+        let mut prev_is_word = false;
         for (p, c) in self.text.char_indices() {
-            let boundary = prev.is_some_and(is_word_char)
-                && is_word_char(c)
+            let is_word = is_word_char(c);
+            let boundary = prev_is_word
+                && is_word
                 && p.checked_sub(1)
                     .and_then(|q| self.origin.get(q))
                     .zip(self.origin.get(p))
@@ -528,12 +535,17 @@ impl Normalized {
             }
             // A boundary inside a collapsed letter (`PussyYou` → `pusyou`, `asshole_everyone` →
             // `asholeveryone`): both sides of the letter, so either word can end or start there.
-            let collapsed = self.origin.get(p).and_then(|o| original.get(o.0 as usize..o.1 as usize));
+            // Only an origin longer than the character can hold a collapsed run.
+            let collapsed = self
+                .origin
+                .get(p)
+                .filter(|o| o.1.saturating_sub(o.0) as usize > c.len_utf8())
+                .and_then(|o| original.get(o.0 as usize..o.1 as usize));
             if collapsed.is_some_and(|run| run.chars().count() > 1 && has_inner_compound_cue(run)) {
                 self.parts.push(offset(p));
                 self.parts.push(offset(p + c.len_utf8()));
             }
-            prev = Some(c);
+            prev_is_word = is_word;
         }
         self.mark_hashtags(original);
         self.parts.sort_unstable();
@@ -920,27 +932,55 @@ fn find_masked(text: &str, segments: &[Segment], masked: &mut Vec<MaskedWord>) {
             {
                 last += 2;
             }
-        }
-        if let Some(group) = segments.get(k..=last)
-            && let Some(word) = masked_word(text, group)
-        {
-            masked.push(word);
+            let edges = letter_symbols_beside(text, segments, k, last);
+            if let Some(group) = segments.get(k..=last)
+                && let Some(word) = masked_word(text, group, edges)
+            {
+                masked.push(word);
+            }
         }
         k = last + 1;
     }
 }
 
+/// The edge-letter symbols (`is_edge_letter_symbol`) written right before segment `first` and
+/// right after segment `last` (kept gaps, so the same bytes in the strict text): `(unt` → (1,
+/// 0), `slu+` → (0, 1), `ki||` → (0, 2).
+fn letter_symbols_beside(text: &str, segments: &[Segment], first: usize, last: usize) -> Edges {
+    let gap = |i: Option<usize>| i.and_then(|i| segments.get(i)).filter(|g| !g.word && !g.remove);
+    let gap_text = |g: &Segment| text.get(g.start..g.end).unwrap_or("");
+    let before = gap(first.checked_sub(1))
+        .map_or(0, |g| gap_text(g).chars().rev().take_while(|&c| is_edge_letter_symbol(c)).count());
+    // After a word, `!` stands for `i` only before another such symbol (`sh!+`); alone or
+    // last it is an exclamation mark (`slut!`, `wow!!`).
+    let after = gap(Some(last + 1)).map_or(0, |g| {
+        let run: Vec<char> = gap_text(g).chars().take_while(|&c| is_edge_letter_symbol(c) || c == '!').collect();
+        run.iter().rposition(|&c| c != '!').map_or(0, |i| i + 1)
+    });
+    Edges { before, after }
+}
+
+/// How many edge-letter symbols stand before and after a masked word (ASCII, one byte each).
+#[derive(Debug, Clone, Copy, Default)]
+struct Edges {
+    before: usize,
+    after: usize,
+}
+
 /// Longest masked word looked at, in characters.
 const MASKED_MAX_CHARS: usize = 32;
 
-/// The masked word a group of segments (word, gap, word, ...) spells, if it is one.
-fn masked_word(text: &str, group: &[Segment]) -> Option<MaskedWord> {
+/// The masked word a group of segments (word, gap, word, ...) spells, if it is one, with
+/// `edges` symbols standing for letters before and after it.
+fn masked_word(text: &str, group: &[Segment], edges: Edges) -> Option<MaskedWord> {
     let gaps = || group.iter().filter(|s| !s.word);
     let gap_text = |s: &Segment| text.get(s.start..s.end).unwrap_or("");
-    // A word alone is masked only by `@` or `$` inside it (`f$$k`), which leetspeak read as letters.
+    let has_edges = edges.before + edges.after > 0;
+    // A word alone is masked only by `@` or `$` inside it (`f$$k`), which leetspeak read as
+    // letters, or by symbols standing for letters at its edges (`(unt`, `slu+`).
     if let [word] = group {
         let inner = text.get(word.start..word.end).and_then(|w| w.get(1..w.len().saturating_sub(1)));
-        if !inner.is_some_and(|w| w.contains(['@', '$'])) {
+        if !inner.is_some_and(|w| w.contains(['@', '$'])) && !has_edges {
             return None;
         }
     }
@@ -948,28 +988,49 @@ fn masked_word(text: &str, group: &[Segment]) -> Option<MaskedWord> {
         return None;
     }
     let spelled = group.iter().all(|s| if s.word { s.letters == 1 } else { gap_text(s).chars().count() == 1 });
-    if spelled {
+    if spelled && !has_edges {
         return None;
     }
     let (first, last) = (group.first()?, group.last()?);
-    let body = text.get(first.start..last.end)?;
+    let body = text.get(first.start.checked_sub(edges.before)?..last.end + edges.after)?;
     let count = body.chars().count();
     if count > MASKED_MAX_CHARS {
         return None;
     }
     let mut shape = String::with_capacity(count);
     for (i, c) in body.chars().enumerate() {
+        let edge = i < edges.before || i + edges.after >= count;
         let inner = i > 0 && i + 1 < count;
-        shape.push(if inner && is_mask_symbol(c) { '?' } else { leet(c) });
+        shape.push(if edge || is_letter_symbol(c) {
+            c
+        } else if inner && is_mask_symbol(c) {
+            '?'
+        } else {
+            leet(c)
+        });
     }
-    let edges_are_letters = shape.chars().next().is_some_and(char::is_alphabetic)
-        && shape.chars().next_back().is_some_and(char::is_alphabetic);
-    edges_are_letters.then_some(MaskedWord { start: first.out_start as usize, end: last.out_end as usize, shape })
+    let stands_for_letter = |c: Option<char>| c.is_some_and(|c| c.is_alphabetic() || is_edge_letter_symbol(c));
+    let edges_fit = stands_for_letter(shape.chars().next()) && stands_for_letter(shape.chars().next_back());
+    let start = (first.out_start as usize).checked_sub(edges.before)?;
+    edges_fit.then_some(MaskedWord { start, end: last.out_end as usize + edges.after, shape })
 }
 
-/// A symbol that stands for a hidden letter in a masked word (`f**k`, `c##t`, `sh!t`).
+/// A symbol that stands for a hidden letter in a masked word (`f**k`, `c##t`, `sh!t`), or for
+/// one particular letter (`is_letter_symbol`).
 fn is_mask_symbol(c: char) -> bool {
-    matches!(c, '*' | '#' | '@' | '$' | '%' | '!' | '?' | '-' | '+' | '.')
+    matches!(c, '*' | '#' | '@' | '$' | '%' | '!' | '?' | '-' | '+' | '.') || is_letter_symbol(c)
+}
+
+/// A symbol written for one particular letter, kept as itself in a masked word's shape: `|` for
+/// `i` or `l`, `(` for `c`, `^` for `a` (`d|(k`, `ret^rd`; `variants::masked_fits`).
+fn is_letter_symbol(c: char) -> bool {
+    matches!(c, '|' | '(' | '^')
+}
+
+/// A symbol that may stand for a letter at a word's edge (`(unt`, `^sshole`, `slu+`, `ki||`):
+/// the letter symbols and `+` for `t`. Inside a word `+` hides any letter, like `*`.
+fn is_edge_letter_symbol(c: char) -> bool {
+    is_letter_symbol(c) || c == '+'
 }
 
 /// What strict's extra passes look for in the original, found in one pass over its bytes so
@@ -979,7 +1040,8 @@ struct Cues {
     /// A compound strict should look inside: a hashtag or handle, an underscore, an upper-case
     /// letter after a lower-case one, or a letter beside a digit.
     compound: bool,
-    /// An `@` or `$`, which may mask a letter inside a word (`f$$k`).
+    /// An `@` or `$`, which may mask a letter inside a word (`f$$k`), or a letter beside one of
+    /// `( ^ | +`, which may stand for a letter at a word's edge (`(unt`, `slu+`).
     symbols: bool,
 }
 
@@ -994,6 +1056,9 @@ impl Cues {
                     cues.compound |= b == b'@';
                 }
                 b'#' | b'_' => cues.compound = true,
+                // A symbol standing for a letter at a word's edge (`(unt`, `slu+`).
+                b'(' | b'^' | b'|' | b'+' if prev.is_ascii_alphabetic() || prev == b'!' => cues.symbols = true,
+                _ if matches!(prev, b'(' | b'^' | b'|' | b'+') && b.is_ascii_alphabetic() => cues.symbols = true,
                 _ => {
                     cues.compound |= (prev.is_ascii_lowercase() && b.is_ascii_uppercase())
                         || (prev.is_ascii_alphabetic() && b.is_ascii_digit())

@@ -18,9 +18,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use inflight::protocol::MessageView;
-use inflight::rules::compounds::every_segmentation_has;
+use inflight::rules::compounds::{COMMON_COST, RARE_COST, every_segmentation_has};
 use inflight::rules::normalize::{Level, Normalized, is_word_char, normalize, normalize_keyword};
-use inflight::rules::variants::{is_common_word, masked_fits, masked_letters, strict_variants};
+use inflight::rules::variants::{
+    is_common_word, masked_fits, masked_letters, masked_phrase, masked_phrase_at, punctuation_beside_a_word,
+    strict_variants,
+};
 use proptest::prelude::*;
 use regex::Regex;
 
@@ -239,26 +242,47 @@ fn patterns(spec: &RuleSpec, keyword: &str) -> Vec<(String, bool)> {
     patterns
 }
 
-/// Strict's dictionary for hashtags and handles: common words and every single-word pattern of
-/// every strict rule.
-fn segment_words(specs: &[RuleSpec]) -> Vec<String> {
-    let strict = specs.iter().filter(|s| s.level == Level::Strict);
-    strict
+/// Strict's dictionary for hashtags and handles besides the word lists: the single-word keyword
+/// patterns of every strict rule (common words' cost), and their variants (rare words' cost).
+fn segment_words(specs: &[RuleSpec]) -> (Vec<String>, Vec<String>) {
+    let strict: Vec<&RuleSpec> = specs.iter().filter(|s| s.level == Level::Strict).collect();
+    let single = |p: &String| !p.contains(' ');
+    let keywords: Vec<String> = strict
+        .iter()
+        .flat_map(|s| s.keywords.iter().flat_map(move |k| with_spaceless(s.level, k)))
+        .filter(single)
+        .collect();
+    let variants: Vec<String> = strict
+        .iter()
         .flat_map(|s| s.keywords.iter().flat_map(move |k| patterns(s, k)))
         .map(|(p, _)| p)
-        .filter(|p| !p.contains(' '))
-        .collect()
+        .filter(|p| single(p) && !keywords.contains(p))
+        .collect();
+    (keywords, variants)
 }
 
 /// A word-mode hit at strict that is not a whole word still counts inside a hashtag or handle
-/// when every segmentation of the run around it has it.
-fn glued(spec: &RuleSpec, normalized: &Normalized, words: &[String], start: usize, end: usize) -> bool {
+/// when every best segmentation of the run around it has it.
+fn glued(
+    spec: &RuleSpec,
+    normalized: &Normalized,
+    words: &(Vec<String>, Vec<String>),
+    start: usize,
+    end: usize,
+) -> bool {
     if spec.level != Level::Strict || spec.mode != "word" {
         return false;
     }
     let Some((lo, hi)) = normalized.compound_around(start, end) else { return false };
-    let is_word = |w: &str| is_common_word(w) || words.iter().any(|p| p == w);
-    every_segmentation_has(&normalized.text()[lo..hi], start - lo, end - lo, &is_word)
+    let (keywords, variants) = words;
+    let word_cost = |w: &str| {
+        if is_common_word(w) || keywords.iter().any(|p| p == w) {
+            Some(COMMON_COST)
+        } else {
+            variants.iter().any(|p| p == w).then_some(RARE_COST)
+        }
+    };
+    every_segmentation_has(&normalized.text()[lo..hi], start - lo, end - lo, &word_cost)
 }
 
 /// The contract, one rule at a time, by brute force.
@@ -283,14 +307,34 @@ fn reference(specs: &[RuleSpec], original: &str) -> Hits {
                     }
                 }
             }
-            // A masked word (`m**ey`) whose shape fits the keyword, at strict in word mode.
+            // A masked word (`m**ey`, `(ash`) whose shape fits the keyword, at strict in word mode,
+            // unless it is a word with punctuation beside it (`(ash` for `ash`).
             if spec.level == Level::Strict
                 && spec.mode == "word"
                 && let Some(letters) = masked_letters(keyword)
             {
                 for word in normalized.masked_words() {
-                    if masked_fits(&word.shape, &letters) && mode_holds(spec.mode, &normalized, word.start, word.end) {
+                    if masked_fits(&word.shape, &letters)
+                        && !punctuation_beside_a_word(&normalized, word)
+                        && mode_holds(spec.mode, &normalized, word.start, word.end)
+                    {
                         hits.push((word.start, word.end));
+                    }
+                }
+            }
+            // A phrase whose words are masked or typed (`k!|l yourself`), anchored at its first
+            // masked word.
+            if spec.level == Level::Strict
+                && spec.mode == "word"
+                && let Some(phrase) = masked_phrase(keyword)
+            {
+                let words = normalized.masked_words();
+                for (anchor, word) in words.iter().enumerate() {
+                    if !punctuation_beside_a_word(&normalized, word)
+                        && let Some((start, end)) = masked_phrase_at(&normalized, words, anchor, &phrase)
+                        && mode_holds(spec.mode, &normalized, start, end)
+                    {
+                        hits.push((start, end));
                     }
                 }
             }

@@ -16,21 +16,20 @@ use crate::support::{data, root};
 
 const COMMAND: &str = "cargo test --test it evasion:: -- --nocapture";
 
-/// Techniques the corpus measures although `strict` does not claim to undo them (docs/normalization.md):
-/// a starred-out letter (`f*ck`), substitutions outside its leetspeak list (`sh!t`, `fvck`), and a
-/// word broken by spaces into pieces (`fu ck`). They are reported, marked with †, and left out of
-/// the recall assertions, which hold inflight to what strict promises. Strict's keyword variants
-/// (`inflight::rules::compile::strict_variants`) undo only part of them: a vowel left out, `v` for
-/// `u`, an edge vowel starred, a leading `(` for `c`, one split by a plain space into pieces of two
-/// letters or more, all in single-word keywords; rustrict still catches more of each.
+/// Techniques the corpus measures although `strict` does not claim to undo them in the text
+/// (docs/normalization.md): a starred-out letter (`f*ck`), substitutions outside its leetspeak
+/// list (`sh!t`, `fvck`), a word broken by spaces into pieces (`fu ck`) and vowels left out
+/// (`mthrfckr`). They are marked with † and kept out of the contract totals. Strict's keyword
+/// variants and masked words (`inflight::rules::variants`) undo most of them: vowels left out
+/// (typed plainly unless a frequent word shortens alike), `v` for `u`, letter symbols (`|` `(` `^`
+/// `+` `!`) inside and at the edges of words, one split per keyword by a space, spaced dash or full
+/// stop, and one starred vowel in a phrase.
 const BEYOND_STRICT: &[&str] = &["self_censor", "leet_extra", "split", "vowels_dropped"];
 
 /// Techniques whose recall is reported but not held to rustrict's, each for a reason written in
-/// EVASION.md: the † ones above, and `hashtag`, where a glued compound counts only when every
-/// reading of it has the keyword (`#whoreface` is also `who reface`), a rule that gives up some
-/// recall to keep `#therapistfinder` clean. Every other technique: inflight's recall on abuse
-/// lines is at least rustrict's, asserted.
-const NOT_ASSERTED_PER_TECHNIQUE: &[&str] = &["self_censor", "leet_extra", "split", "vowels_dropped", "hashtag"];
+/// EVASION.md. None since issue 15's second round: on every technique, the † ones included,
+/// inflight's recall on abuse lines is at least rustrict's, asserted.
+const NOT_ASSERTED_PER_TECHNIQUE: &[&str] = &[];
 
 /// Innocent lines on which inflight must flag nothing at all: words, names and places.
 const ZERO_FALSE_POSITIVES: &[&str] = &["scunthorpe", "dictionary", "names", "spelled"];

@@ -149,3 +149,83 @@ fn hashtags_count_when_every_reading_has_the_keyword() {
         assert!(hits(&r, text).is_empty(), "{text}: {:?}", hits(&r, text));
     }
 }
+
+/// Issue 15 (round 2): the best readings of a hashtag decide. A reading through a rarer word
+/// (`who reface`) or with more words (`dumb as this`) no longer hides the keyword; one with as
+/// few common words still does (`therapist finder`), and a keyword variant is no common word
+/// (`shita`, from `shitter`, in `#shiitakerisotto`).
+#[test]
+fn hashtags_count_when_every_best_reading_has_the_keyword() {
+    let r = strict_rule(&["whore", "dumbass", "rapist", "shit", "sex"], true);
+    assert_eq!(hits(&r, "you #whoreface"), ["whore"]);
+    assert_eq!(hits(&r, "lmao #dumbassthis"), ["dumbass"]);
+    for text in ["#therapistfinder", "#expertsexchange", "#shiitakerisotto", "#shitshow"] {
+        assert!(hits(&r, text).is_empty(), "{text}: {:?}", hits(&r, text));
+    }
+}
+
+/// Issue 15 (round 2): vowels left out and typed plainly count when no frequent word shortens to
+/// the same letters; `cnt` ("can't", `count`) and `whre` (`where`) still need a removed symbol.
+#[test]
+fn vowels_dropped_typed_plainly_unless_a_frequent_word_shortens_alike() {
+    let r = strict_rule(&["fuck", "motherfucker", "cunt", "whore", "shit"], true);
+    assert_eq!(hits(&r, "what a fck"), ["fck"]);
+    assert_eq!(hits(&r, "you mthrfckr"), ["mthrfckr"]);
+    for text in ["sry I cnt make it tonight", "whre r u", "sht happens"] {
+        assert!(hits(&r, text).is_empty(), "{text}: {:?}", hits(&r, text));
+    }
+    assert_eq!(hits(&r, "what a c*nt"), ["c*nt"]);
+}
+
+/// Issue 15 (round 2): symbols written for one letter (`|` for `i` or `l`, `(` for `c`, `^` for
+/// `a`, `+` for `t` at an edge) inside and at the edges of a word; punctuation beside an
+/// ordinary word is not one (`(rap music)`, `hot+`).
+#[test]
+fn letter_symbols_inside_and_at_the_edges_of_a_word() {
+    let r = strict_rule(&["dick", "cunt", "slut", "shit", "kill", "asshole", "crap", "cock"], true);
+    for (text, hit) in [
+        ("you d|(k", "d|(k"),
+        ("(un+ this game", "(un+"),
+        ("omg s|v+ lol", "s|v+"),
+        ("shut up slu+", "slu+"),
+        ("you sh!+", "sh!+"),
+        ("you ^sshole", "^sshole"),
+        ("ki|| it", "ki||"),
+        ("ugh, (o(k.", "(o(k"),
+    ] {
+        assert_eq!(hits(&r, text), [hit], "{text}");
+    }
+    // A phrase whose words are masked or typed plainly (`k!|l yovrse|f`, `k||| yourse|f`).
+    let kys = strict_rule(&["kill yourself"], false);
+    assert_eq!(hits(&kys, "you k!|l yovrse|f"), ["k!|l yovrse|f"]);
+    assert_eq!(hits(&kys, "shut up k||| yourse|f"), ["k||| yourse|f"]);
+    assert_eq!(hits(&kys, "kill yourse|f now"), ["kill yourse|f"]);
+    assert!(hits(&kys, "k!|l them all, yourse|f").is_empty());
+    for text in ["I like (rap music)", "hot+ cold", "f(x) = x^2", "a|b|c", "wow! shit!"] {
+        let got = hits(&r, text);
+        assert!(got.iter().all(|h| h == "shit"), "{text}: {got:?}");
+    }
+}
+
+/// Issue 15 (round 2): a split with a spaced dash or a full stop (`bi - tch`, `dick. head`), a
+/// phrase of two words split in one or both words, and a phrase with one starred vowel
+/// (`p*ss off`, `piss *ff`, `kill y*urself`).
+#[test]
+fn splits_with_punctuation_and_starred_phrases() {
+    let r = strict_rule(&["bitch", "dickhead", "piss off", "kill yourself", "whore"], true);
+    assert_eq!(hits(&r, "shut up bi - tch"), ["bi - tch"]);
+    assert_eq!(hits(&r, "ugh, dick. head"), ["dick. head"]);
+    assert_eq!(hits(&r, "lmao p*ss off"), ["p*ss off"]);
+    assert_eq!(hits(&r, "piss *ff now"), ["piss *ff"]);
+    assert_eq!(hits(&r, "kill y*urself"), ["kill y*urself"]);
+    // A phrase of two words split in one or both words (issue 15, `split`).
+    assert_eq!(hits(&r, "what a ki. ll y. ourself"), ["ki. ll y. ourself"]);
+    assert_eq!(hits(&r, "shut up kil. l you rself"), ["kil. l you rself"]);
+    assert_eq!(hits(&r, "p iss o. ff this game"), ["p iss o. ff"]);
+    // Both pieces words: refused as before (`who - re`, `your self` in `kill your self`
+    // is no split); no symbol removed: `pss off` is typed.
+    assert!(hits(&r, "kil l your self").is_empty());
+    for text in ["who - re you?", "pss off", "P.S. off topic"] {
+        assert!(hits(&r, text).is_empty(), "{text}: {:?}", hits(&r, text));
+    }
+}
