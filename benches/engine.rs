@@ -15,6 +15,7 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use regex::Regex;
 use serde::Serialize;
 
+use inflight::decision_log::DecisionRecord;
 use inflight::protocol::{MessageView, parse_message, parse_request};
 use inflight::rules::normalize::Normalized;
 use inflight::rules::{Level, Ruleset, load_dir};
@@ -481,6 +482,25 @@ fn request(c: &mut Criterion<Clock>) {
                 Err(_) => b"{}".to_vec(),
             };
             black_box(answer)
+        })
+    });
+    // What `--decision-log` adds on the request thread: the line formatted from the decision.
+    let mut next = rotate(&REQUEST_BODIES);
+    group.bench_function("decision_log_line", |b| {
+        let rs = ruleset(FIVE_K);
+        b.iter(|| {
+            let Ok(request) = parse_request(next()) else { return 0 };
+            let decision = rs.evaluate(&request.message);
+            let answer = decision.answer_json();
+            let record = DecisionRecord {
+                at: std::time::SystemTime::now(),
+                message: &request.message,
+                decision: &decision,
+                answer: &answer,
+                eval: Duration::from_micros(1),
+                state: None,
+            };
+            black_box(record.to_line(false)).len()
         })
     });
     group.finish();

@@ -306,6 +306,9 @@ impl<'c> Writer<'c> {
     }
 }
 
+/// Bytes reserved for a line: a line without text or hits is 350–450.
+const LINE_CAPACITY: usize = 512;
+
 /// Everything a decision-log line needs, borrowed for the duration of the call.
 #[derive(Debug)]
 pub struct DecisionRecord<'a> {
@@ -341,7 +344,13 @@ impl DecisionRecord<'_> {
             eval_ns: u64::try_from(self.eval.as_nanos()).unwrap_or(u64::MAX),
             state: self.state.map(Cow::Borrowed),
         };
-        serde_json::to_vec(&line).unwrap_or_default()
+        // Sized for a typical line at once: growing from serde_json's 128 bytes copied it
+        // three times.
+        let mut out = Vec::with_capacity(LINE_CAPACITY);
+        match serde_json::to_writer(&mut out, &line) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
     }
 }
 
