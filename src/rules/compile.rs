@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::SystemTime;
 
 use regex::{Regex, RegexBuilder};
@@ -114,6 +115,10 @@ pub fn load_dir_with(dir: &Path, draft: Option<PackOverride<'_>>) -> Result<Load
     for pack in &packs {
         compiler.compile_pack(pack);
     }
+    // The texts and their parsed form (a few MiB for a 50,000-keyword folder) are not needed to
+    // build the automata: freed first, they do not add to the load's peak memory.
+    drop(packs);
+    drop(sources);
     compiler.finish(files)
 }
 
@@ -126,6 +131,15 @@ struct SourcePack<'a> {
 impl SourcePack<'_> {
     fn pos<T>(&self, spanned: &Spanned<T>) -> Position {
         self.lines.position(spanned.span().start)
+    }
+
+    /// Keywords written in this pack, as list entries.
+    fn entries(&self, keywords: &[Spanned<String>]) -> Vec<ListEntry> {
+        let file: Rc<Path> = Rc::from(self.path.as_path());
+        keywords
+            .iter()
+            .map(|k| ListEntry { keyword: k.get_ref().clone(), file: Rc::clone(&file), position: self.pos(k) })
+            .collect()
     }
 
     fn name(&self) -> String {
@@ -141,7 +155,8 @@ impl SourcePack<'_> {
 #[derive(Clone)]
 struct ListEntry {
     keyword: String,
-    file: PathBuf,
+    /// Shared by every entry of a file: one path per file, not one per keyword.
+    file: Rc<Path>,
     position: Position,
 }
 
@@ -190,10 +205,7 @@ impl Compiler {
                     continue;
                 }
                 let entries = match def.get_ref() {
-                    ListDef::Inline(items) => items
-                        .iter()
-                        .map(|k| ListEntry { keyword: k.get_ref().clone(), file: sp.path.clone(), position: sp.pos(k) })
-                        .collect(),
+                    ListDef::Inline(items) => sp.entries(items),
                     ListDef::File(f) => self.read_list_file(sp.path, pos, &f.file),
                 };
                 self.lists.insert(name.clone(), (entries, sp.path.clone(), pos));
@@ -208,13 +220,14 @@ impl Compiler {
             Ok(text) => {
                 self.hasher.add(relative.as_bytes());
                 self.hasher.add(text.as_bytes());
+                let file: Rc<Path> = Rc::from(path.as_path());
                 text.lines()
                     .enumerate()
                     .map(|(i, line)| (i, line.trim()))
                     .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
                     .map(|(i, line)| ListEntry {
                         keyword: line.to_owned(),
-                        file: path.clone(),
+                        file: Rc::clone(&file),
                         position: Position { line: i + 1, col: 1 },
                     })
                     .collect()
@@ -463,11 +476,7 @@ impl Compiler {
     /// error, a short substring or a repeat a warning, each at the line that wrote it.
     fn rule_keywords(&mut self, sp: &SourcePack<'_>, def: &RuleDef, rid: Option<&str>) -> Vec<RuleKeyword> {
         let level = def.normalize;
-        let mut written: Vec<ListEntry> = def
-            .keywords
-            .iter()
-            .map(|k| ListEntry { keyword: k.get_ref().clone(), file: sp.path.clone(), position: sp.pos(k) })
-            .collect();
+        let mut written = sp.entries(&def.keywords);
         for name in &def.lists {
             match self.lists.get(name.get_ref()) {
                 Some((entries, _, _)) => written.extend(entries.iter().cloned()),
@@ -704,6 +713,9 @@ impl Compiler {
     }
 
     fn finish(mut self, files: Vec<PathBuf>) -> Result<Loaded, LoadError> {
+        // Only the checks of the rules needed these; freed before the automata are built.
+        self.lists = HashMap::new();
+        self.rule_ids = HashMap::new();
         let mut levels = Vec::new();
         for (level, builder) in std::mem::take(&mut self.levels) {
             match builder.build() {
