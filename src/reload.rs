@@ -186,10 +186,30 @@ impl Retired {
         self.0.extend(old);
     }
 
-    /// Drops every rule set no request holds any more. A swapped-out set cannot gain holders
-    /// (nothing can load it from the swap), so a count of one stays one.
-    fn release(&mut self) {
+    /// Drops every rule set no request holds any more; true when it dropped one. A swapped-out
+    /// set cannot gain holders (nothing can load it from the swap), so a count of one stays one.
+    fn release(&mut self) -> bool {
+        let before = self.0.len();
         self.0.retain(|rs| Arc::strong_count(rs) > 1);
+        self.0.len() < before
+    }
+}
+
+/// Hands the pages jemalloc holds free (a freed rule set, a compile's scratch) back to the system
+/// now. jemalloc would keep them up to `dirty_decay_ms` (10 s) and reuse them first, but a reload
+/// frees tens of MiB at once, and without this the resident size drifts up reload after reload.
+/// Setting an arena's decay time to 0 purges its dirty pages at once; the old time is put back,
+/// so requests keep reusing their freed pages in between. (jemalloc's own `arena.<i>.purge`
+/// takes no value, which `tikv_jemalloc_ctl`'s safe API cannot send.)
+fn purge_freed_pages() {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    let Ok(arenas) = tikv_jemalloc_ctl::arenas::narenas::read() else { return };
+    for arena in 0..arenas {
+        let key = format!("arena.{arena}.dirty_decay_ms\0");
+        // Arenas not created yet answer with an error: they hold nothing.
+        if let Ok(decay_ms) = Access::<isize>::update(key.name(), 0) {
+            let _ = key.name().write(decay_ms);
+        }
     }
 }
 
@@ -225,14 +245,23 @@ pub fn spawn_watcher(
     let mut watch = FolderWatch::new(live.dir().to_path_buf(), debounce, tx);
     std::thread::Builder::new().name(RELOAD_THREAD_NAME.into()).spawn(move || {
         lower_priority();
+        // The first load's scratch is free by now.
+        purge_freed_pages();
         let mut retired = Retired::default();
         loop {
             // `watch` holds a sender, so the channel never closes: `None` only means a timeout.
             let waited = rx.recv_timeout(REWATCH_INTERVAL).ok();
-            if let Some(trigger) = next_reload(waited, &rx, &mut watch) {
-                report(&run_reload(&live, trigger, &mut retired));
+            let reloaded = match next_reload(waited, &rx, &mut watch) {
+                Some(trigger) => {
+                    report(&run_reload(&live, trigger, &mut retired));
+                    true
+                }
+                None => false,
+            };
+            // After a reload its compile's scratch is free, whatever the outcome.
+            if retired.release() || reloaded {
+                purge_freed_pages();
             }
-            retired.release();
         }
     })?;
     Ok(handle)
