@@ -196,12 +196,12 @@ impl Retired {
 }
 
 /// Hands the pages jemalloc holds free (a freed rule set, a compile's scratch) back to the system
-/// now. jemalloc would keep them up to `dirty_decay_ms` (10 s) and reuse them first, but a reload
+/// now; `load_dir` calls it too, before building the automata. jemalloc would keep them up to `dirty_decay_ms` (10 s) and reuse them first, but a reload
 /// frees tens of MiB at once, and without this the resident size drifts up reload after reload.
 /// Setting an arena's decay time to 0 purges its dirty pages at once; the old time is put back,
 /// so requests keep reusing their freed pages in between. (jemalloc's own `arena.<i>.purge`
 /// takes no value, which `tikv_jemalloc_ctl`'s safe API cannot send.)
-fn purge_freed_pages() {
+pub(crate) fn purge_freed_pages() {
     use tikv_jemalloc_ctl::{Access, AsName};
     // First this thread's cache of freed blocks (up to a few MiB after a compile), which keeps
     // their pages in use: turning the cache off empties it into the arenas.
