@@ -162,8 +162,9 @@ const REWATCH_INTERVAL: Duration = Duration::from_millis(250);
 /// The reload thread's name, as `/proc/<pid>/task/<tid>/comm` shows it.
 pub const RELOAD_THREAD_NAME: &str = "inflight-reload";
 /// The reload thread's nice value: the lowest priority. A 50,000-keyword compile takes a core for
-/// about half a second; at nice 0 it takes that core from the request workers (p99 ×4 while a
-/// pack recompiles every 3 s), at 19 it runs on what they leave idle.
+/// about half a second; at nice 0 it takes that core from the request workers (p99 0.3–0.5 → ~2
+/// ms while a pack recompiles every 3 s, issue 14), at 19 it runs on what they leave idle. The
+/// cost: on a machine kept busy by others, a reload waits (BENCHMARKS.md, Reload).
 pub const RELOAD_NICE: i32 = 19;
 
 /// Gives the calling thread (the reload thread) the lowest CPU priority. On Linux a nice value
@@ -196,11 +197,13 @@ impl Retired {
 }
 
 /// Hands the pages jemalloc holds free (a freed rule set, a compile's scratch) back to the system
-/// now; `load_dir` calls it too, before building the automata. jemalloc would keep them up to `dirty_decay_ms` (10 s) and reuse them first, but a reload
-/// frees tens of MiB at once, and without this the resident size drifts up reload after reload.
-/// Setting an arena's decay time to 0 purges its dirty pages at once; the old time is put back,
-/// so requests keep reusing their freed pages in between. (jemalloc's own `arena.<i>.purge`
-/// takes no value, which `tikv_jemalloc_ctl`'s safe API cannot send.)
+/// now; `load_dir` calls it too, before building the automata. jemalloc would keep them up to
+/// `dirty_decay_ms` (10 s) and reuse them first, but a reload frees tens of MiB at once, and
+/// without this the resident size drifts up reload after reload. Setting an arena's decay time to
+/// 0 purges its dirty pages at once; the old time is put back, so requests keep reusing their
+/// freed pages in between. (jemalloc's own `arena.<i>.purge` takes no value, which
+/// `tikv_jemalloc_ctl`'s safe API cannot send.) In a binary on another allocator this only
+/// touches an idle jemalloc.
 pub(crate) fn purge_freed_pages() {
     use tikv_jemalloc_ctl::{Access, AsName};
     // First this thread's cache of freed blocks (up to a few MiB after a compile), which keeps
