@@ -22,11 +22,17 @@ latency (default)
       append  the folder is the 50k pack, and each change appends a keyword to it (every reload
               compiles 50,000 keywords; the rule set served stays the same size).
 
+--reloads N
+    resident memory (VmRSS) of the service after the first load, and after N reloads, each
+    after a keyword appended as above (every reload compiles and swaps in a new rule set).
+
 Usage:
   scripts/reload-latency.py [--rules bundled|500|5k|50k|DIR] [--repeats 10]
+  scripts/reload-latency.py --rules 50k --reloads 100
   scripts/reload-latency.py --under-load [--scenario switch|append|both] [--duration 20]
-Needs target/release/inflight (built unless --no-build), the corpus in target/corpus (written by
-`cargo run --release --example gen_corpus -- target/corpus` when missing) and, for
+Needs target/release/inflight (built unless --no-build; --binary names another, such as a copy of
+main's to compare), the corpus in target/corpus (written by `cargo run --release --example
+gen_corpus -- target/corpus` when missing; both under $CARGO_TARGET_DIR when set) and, for
 --under-load, wrk (scripts/http-bench.sh installs it).
 """
 
@@ -45,8 +51,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INFLIGHT = ROOT / "target" / "release" / "inflight"
-CORPUS = ROOT / "target" / "corpus"
+# Cargo's own variable: a worktree sharing a build folder measures that folder's binary.
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+INFLIGHT = TARGET / "release" / "inflight"
+CORPUS = TARGET / "corpus"
 FIXTURE_NAME = "before_message_group_text.json"
 # The first keyword list of this file gets the new keywords.
 EDITED_FILE = {"bundled": "spam.toml"}
@@ -231,6 +239,46 @@ def measure_latency(args):
     print(f"  service memory: {memory}")
 
 
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def measure_memory(args):
+    """Resident memory after the first load, then after each of --reloads changes (a keyword
+    appended, so every reload compiles and swaps in a new rule set), idle between them."""
+    source = rules_dir(args.rules)
+    edited = args.file or EDITED_FILE.get(args.rules, DEFAULT_EDITED_FILE)
+    with tempfile.TemporaryDirectory(prefix="reload-memory.") as work:
+        rules = Path(work) / "rules"
+        shutil.copytree(source, rules)
+        server = Server(rules, work)
+        try:
+            time.sleep(1)
+            first = rss_kib(server.proc.pid)
+            samples = []
+            for i in range(args.reloads):
+                seen = len(server.reloads())
+                add_keyword(rules / edited, probe_word(i))
+                deadline = time.monotonic() + 30
+                while len(server.reloads()) <= seen:
+                    if time.monotonic() > deadline:
+                        sys.exit(f"no reload 30 s after change {i + 1}")
+                    time.sleep(0.02)
+                samples.append(rss_kib(server.proc.pid))
+            time.sleep(1)
+            last = rss_kib(server.proc.pid)
+            peak = server.memory()
+        finally:
+            server.stop()
+    mib = lambda kib: kib / 1024
+    print(f"rules {source}: RSS after the first load {mib(first):.1f} MiB; after {args.reloads} reloads "
+          f"{mib(last):.1f} MiB ({last / first:.2f}x); during them min {mib(min(samples)):.1f}, "
+          f"max {mib(max(samples)):.1f} MiB; {peak}")
+
+
 # ---- under load ----
 
 LUA = """
@@ -372,12 +420,19 @@ def main():
                         help="milliseconds between two polls (0: a tight loop, which takes a core from the reload "
                              "on a small machine)")
     parser.add_argument("--under-load", action="store_true")
+    parser.add_argument("--reloads", type=int, default=0,
+                        help="instead: resident memory after the first load and after this many reloads")
     parser.add_argument("--scenario", choices=["switch", "append", "both"], default="both")
     parser.add_argument("--duration", type=int, default=20, help="seconds of each wrk run")
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between two changes under load")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--binary", help="the inflight binary to measure (implies --no-build)")
     args = parser.parse_args()
+    if args.binary:
+        global INFLIGHT
+        INFLIGHT = Path(args.binary).resolve()
+        args.no_build = True
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--bin", "inflight"], cwd=ROOT, check=True)
     if not (CORPUS / "messages.jsonl").exists():
@@ -390,6 +445,8 @@ def main():
             sys.exit("wrk is missing: apt-get install -y wrk (scripts/http-bench.sh does it)")
         for scenario in (["switch", "append"] if args.scenario == "both" else [args.scenario]):
             under_load(args, scenario)
+    elif args.reloads:
+        measure_memory(args)
     else:
         measure_latency(args)
 

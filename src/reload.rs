@@ -64,6 +64,8 @@ impl LiveRules {
     pub fn load(dir: impl Into<PathBuf>) -> Result<(Self, Vec<Diagnostic>), LoadError> {
         let dir = dir.into();
         let Loaded { ruleset, warnings } = load_dir(&dir)?;
+        // Before the first request, so none waits for a regex to be built.
+        ruleset.compile_regexes();
         let live = LiveRules::empty(dir);
         live.current.store(Some(Arc::new(ruleset)));
         Ok((live, warnings))
@@ -94,6 +96,12 @@ impl LiveRules {
     /// Reads and compiles the folder (on the calling thread: call it off the request path) and
     /// swaps the result in, or keeps the old set and records the error.
     pub fn reload(&self) -> ReloadOutcome {
+        self.reload_retiring().0
+    }
+
+    /// `reload`, also handing back the rule set it swapped out, so the caller decides where it is
+    /// freed: dropped inside the swap, the last request still holding it would free it.
+    fn reload_retiring(&self) -> (ReloadOutcome, Option<Arc<Ruleset>>) {
         let started = Instant::now();
         let result = load_dir(&self.dir);
         let compile = started.elapsed();
@@ -107,16 +115,21 @@ impl LiveRules {
                 status.last_error_at = None;
                 let hash = loaded.ruleset.hash().to_owned();
                 if self.current.load().as_ref().is_some_and(|rs| rs.hash() == hash) {
-                    return ReloadOutcome::Unchanged { hash };
+                    return (ReloadOutcome::Unchanged { hash }, None);
                 }
                 let warnings = loaded.warnings.len();
-                self.current.store(Some(Arc::new(loaded.ruleset)));
-                ReloadOutcome::Swapped { hash, warnings, compile }
+                let new = Arc::new(loaded.ruleset);
+                let old = self.current.swap(Some(Arc::clone(&new)));
+                // Swapped in first, so the new rules answer as soon as they can; the regexes
+                // are then built here rather than by the first requests that need them (a
+                // request that gets there first builds that one itself, once).
+                new.compile_regexes();
+                (ReloadOutcome::Swapped { hash, warnings, compile }, old)
             }
             Err(err) => {
                 status.last_error = err.first().map(ToString::to_string).or_else(|| Some(err.to_string()));
                 status.last_error_at = Some(SystemTime::now());
-                ReloadOutcome::Failed(err)
+                (ReloadOutcome::Failed(err), None)
             }
         }
     }
@@ -153,6 +166,69 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(100);
 /// replaced by rename, a symlink re-pointed, a folder gone or back).
 const REWATCH_INTERVAL: Duration = Duration::from_millis(250);
 
+/// The reload thread's name, as `/proc/<pid>/task/<tid>/comm` shows it.
+pub const RELOAD_THREAD_NAME: &str = "inflight-reload";
+/// The reload thread's nice value: the lowest priority. A 50,000-keyword compile takes a core for
+/// about half a second; at nice 0 it takes that core from the request workers (p99 0.3–0.5 → ~2
+/// ms while a pack recompiles every 3 s, issue 14), at 19 it runs on what they leave idle. The
+/// cost: on a machine kept busy by others, a reload waits (BENCHMARKS.md, Reload).
+pub const RELOAD_NICE: i32 = 19;
+
+/// Gives the calling thread (the reload thread) the lowest CPU priority. On Linux a nice value
+/// set on a thread id applies to that thread alone. Failing only costs latency, so it is logged.
+fn lower_priority() {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), RELOAD_NICE) {
+        tracing::warn!(error = %e, "cannot lower the reload thread's priority; reloads compete with requests");
+    }
+}
+
+/// Rule sets swapped out but maybe still held by requests. The reload thread keeps a reference
+/// and lets go once it is the last holder, so freeing a large rule set (tens of MiB, thousands of
+/// allocations) happens here, never on a request that happened to finish last.
+#[derive(Default)]
+struct Retired(Vec<Arc<Ruleset>>);
+
+impl Retired {
+    fn hold(&mut self, old: Option<Arc<Ruleset>>) {
+        self.0.extend(old);
+    }
+
+    /// Drops every rule set no request holds any more; true when it dropped one. A swapped-out
+    /// set cannot gain holders (nothing can load it from the swap), so a count of one stays one.
+    fn release(&mut self) -> bool {
+        let before = self.0.len();
+        self.0.retain(|rs| Arc::strong_count(rs) > 1);
+        self.0.len() < before
+    }
+}
+
+/// Hands the pages jemalloc holds free (a freed rule set, a compile's scratch) back to the system
+/// now; `load_dir` calls it too, before building the automata. jemalloc would keep them up to
+/// `dirty_decay_ms` (10 s) and reuse them first, but a reload frees tens of MiB at once, and
+/// without this the resident size drifts up reload after reload. Setting an arena's decay time to
+/// 0 purges its dirty pages at once; the old time is put back, so requests keep reusing their
+/// freed pages in between. (jemalloc's own `arena.<i>.purge` takes no value, which
+/// `tikv_jemalloc_ctl`'s safe API cannot send.) In a binary on another allocator this only
+/// touches an idle jemalloc.
+pub(crate) fn purge_freed_pages() {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    // First this thread's cache of freed blocks (up to a few MiB after a compile), which keeps
+    // their pages in use: turning the cache off empties it into the arenas.
+    let cache = "thread.tcache.enabled\0".name();
+    if cache.write(false).is_ok() {
+        let _ = cache.write(true);
+    }
+    let Ok(arenas) = tikv_jemalloc_ctl::arenas::narenas::read() else { return };
+    for arena in 0..arenas {
+        let key = format!("arena.{arena}.dirty_decay_ms\0");
+        // Arenas not created yet answer with an error: they hold nothing.
+        if let Ok(decay_ms) = Access::<isize>::update(key.name(), 0) {
+            let _ = key.name().write(decay_ms);
+        }
+    }
+}
+
 /// Asks the reload thread for a reload; cheap to clone, usable from a signal handler task.
 #[derive(Debug, Clone)]
 pub struct ReloadHandle {
@@ -183,12 +259,24 @@ pub fn spawn_watcher(
     let handle = ReloadHandle { tx: tx.clone() };
     // The watch is set up before this returns, so an edit made right after start is seen.
     let mut watch = FolderWatch::new(live.dir().to_path_buf(), debounce, tx);
-    std::thread::Builder::new().name("inflight-reload".into()).spawn(move || {
+    std::thread::Builder::new().name(RELOAD_THREAD_NAME.into()).spawn(move || {
+        lower_priority();
+        // The first load's scratch is free by now.
+        purge_freed_pages();
+        let mut retired = Retired::default();
         loop {
             // `watch` holds a sender, so the channel never closes: `None` only means a timeout.
             let waited = rx.recv_timeout(REWATCH_INTERVAL).ok();
-            if let Some(trigger) = next_reload(waited, &rx, &mut watch) {
-                report(&run_reload(&live, trigger));
+            let reloaded = match next_reload(waited, &rx, &mut watch) {
+                Some(trigger) => {
+                    report(&run_reload(&live, trigger, &mut retired));
+                    true
+                }
+                None => false,
+            };
+            // After a reload its compile's scratch is free, whatever the outcome.
+            if retired.release() || reloaded {
+                purge_freed_pages();
             }
         }
     })?;
@@ -219,8 +307,9 @@ fn next_reload(
     trigger
 }
 
-fn run_reload(live: &LiveRules, trigger: Trigger) -> ReloadReport {
-    let outcome = live.reload();
+fn run_reload(live: &LiveRules, trigger: Trigger, retired: &mut Retired) -> ReloadReport {
+    let (outcome, old) = live.reload_retiring();
+    retired.hold(old);
     let since_first_event = match trigger {
         Trigger::Files { first_event } => Some(first_event.elapsed()),
         Trigger::Signal => None,
@@ -341,4 +430,24 @@ fn is_relevant(event: &notify_debouncer_full::DebouncedEvent) -> bool {
 fn is_editor_scratch(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     name.ends_with(".swp") || name.ends_with(".swx") || name.ends_with('~') || name == "4913"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retired_rule_set_is_dropped_only_once_no_request_holds_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("a.toml"), "[[rule]]\nid = \"a\"\nkeywords = [\"apple\"]\n").expect("write");
+        let ruleset = Arc::new(load_dir(dir.path()).expect("loads").ruleset);
+        let request = Arc::clone(&ruleset);
+        let mut retired = Retired::default();
+        retired.hold(Some(ruleset));
+        retired.release();
+        assert_eq!(Arc::strong_count(&request), 2, "a request still holds it: kept");
+        drop(request);
+        retired.release();
+        assert!(retired.0.is_empty());
+    }
 }

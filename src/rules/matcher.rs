@@ -8,12 +8,13 @@
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Anchored, MatchKind};
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 use regex_automata::meta;
 use regex_automata::{Input, PatternSet};
 use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use super::compounds::{COMMON_COST, RARE_COST, every_segmentation_has};
 use super::model::{Field, MatchMode};
@@ -56,11 +57,46 @@ fn has_apostrophe(s: &str) -> bool {
 #[derive(Debug)]
 pub(crate) struct RegexPattern {
     pub rule: u32,
-    pub regex: Regex,
+    /// The regex as written.
+    pub source: String,
+    /// Built the first time it is needed: when the prefilter flags it, or when the service warms
+    /// a rule set it just swapped in ([`crate::rules::Ruleset::compile_regexes`], on the reload
+    /// thread). Compiling a pack holds none of them: 300 Unicode-aware regexes take about 29 MiB
+    /// and 140 ms, most of a 50k pack's compile peak and a third of its time. `None` if it
+    /// cannot be built, which validation at load rules out.
+    compiled: OnceLock<Option<Regex>>,
     /// The capture group named `hit`, when the regex has one: it sets the reported span (and
     /// what a mask covers), so a regex can look at context it does not report, such as the
     /// character before a link.
     pub hit_group: Option<usize>,
+}
+
+impl RegexPattern {
+    /// The compiled regex, built now if it was not yet.
+    pub fn regex(&self) -> Option<&Regex> {
+        let build = || match RegexBuilder::new(&self.source).size_limit(REGEX_SIZE_LIMIT).build() {
+            Ok(regex) => Some(regex),
+            Err(e) => {
+                tracing::error!(regex = %self.source, error = %e, "a regex validated at load does not compile: it never matches");
+                None
+            }
+        };
+        self.compiled.get_or_init(build).as_ref()
+    }
+}
+
+/// The compiled size limit of each regex (the `regex` crate's default is 10 MiB).
+pub(crate) const REGEX_SIZE_LIMIT: usize = 2 << 20;
+
+/// The index of the capture group named `hit` in `hir`, if any.
+fn hit_group(hir: &Hir) -> Option<usize> {
+    match hir.kind() {
+        HirKind::Capture(cap) if cap.name.as_deref() == Some(HIT_GROUP) => usize::try_from(cap.index).ok(),
+        HirKind::Capture(cap) => hit_group(&cap.sub),
+        HirKind::Repetition(rep) => hit_group(&rep.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().find_map(hit_group),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => None,
+    }
 }
 
 /// The name of the capture group that sets a regex's reported span.
@@ -238,7 +274,9 @@ impl LevelBuilder {
         let id = *self.keyword_ids.entry(normalized.clone()).or_insert(next);
         if id == next {
             self.keyword_patterns.push(normalized);
-            self.keyword_owners.push(Vec::new());
+            // Most keywords have one owner: room for one, not the four a first push reserves
+            // (4.6 MiB on the 50k pack).
+            self.keyword_owners.push(Vec::with_capacity(1));
         }
         let Some(owners) = self.keyword_owners.get_mut(id) else { return };
         match owners.iter_mut().find(|o| o.rule == rule) {
@@ -254,11 +292,11 @@ impl LevelBuilder {
         }
     }
 
-    /// Adds an already compiled regex and its parsed form for the prefilter.
-    pub fn add_regex(&mut self, regex: Regex, hir: &Hir, rule: u32) {
+    /// Adds a validated regex (compiled on first use) and its parsed form for the prefilter.
+    pub fn add_regex(&mut self, source: &str, hir: &Hir, rule: u32) {
         self.regex_hirs.push(strip_unicode_word_boundaries(hir));
-        let hit_group = regex.capture_names().position(|name| name == Some(HIT_GROUP));
-        self.regexes.push(RegexPattern { rule, regex, hit_group });
+        let hit_group = hit_group(hir);
+        self.regexes.push(RegexPattern { rule, source: source.to_owned(), compiled: OnceLock::new(), hit_group });
     }
 
     pub fn build(self) -> Result<LevelMatcher, String> {
@@ -386,6 +424,7 @@ impl LevelMatcher {
                 if !wants(pattern.rule) {
                     continue;
                 }
+                let Some(regex) = pattern.regex() else { continue };
                 let mut push = |start: usize, end: usize| {
                     // An empty match marks no words; it is warned about at load time.
                     if start < end {
@@ -398,13 +437,11 @@ impl LevelMatcher {
                     }
                 };
                 match pattern.hit_group {
-                    None => pattern.regex.find_iter(text).for_each(|m| push(m.start(), m.end())),
+                    None => regex.find_iter(text).for_each(|m| push(m.start(), m.end())),
                     // A match whose `hit` group took no part reports nothing.
-                    Some(group) => pattern
-                        .regex
-                        .captures_iter(text)
-                        .filter_map(|c| c.get(group))
-                        .for_each(|m| push(m.start(), m.end())),
+                    Some(group) => {
+                        regex.captures_iter(text).filter_map(|c| c.get(group)).for_each(|m| push(m.start(), m.end()))
+                    }
                 }
             }
         }
@@ -566,7 +603,7 @@ impl LevelMatcher {
                 .get(p as usize)
                 .and_then(|owners| owners.get(o as usize))
                 .map_or("", |o| o.source.as_str()),
-            PatternRef::Regex(i) => self.regexes.get(i as usize).map_or("", |r| r.regex.as_str()),
+            PatternRef::Regex(i) => self.regexes.get(i as usize).map_or("", |r| r.source.as_str()),
         }
     }
 
@@ -805,10 +842,9 @@ mod tests {
     #[test]
     fn prefilter_is_a_superset_on_non_ascii_text() {
         let pattern = r"\bfree\b";
-        let regex = Regex::new(pattern).unwrap();
         let hir = regex_syntax::Parser::new().parse(pattern).unwrap();
         let mut b = LevelBuilder::new(Level::Basic);
-        b.add_regex(regex, &hir, 0);
+        b.add_regex(pattern, &hir, 0);
         let m = b.build().unwrap();
         let mut out = Vec::new();
         m.search(&normalize(Level::Basic, "это free деньги"), &|_| true, &mut out);

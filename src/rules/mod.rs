@@ -114,6 +114,15 @@ impl Ruleset {
         &self.counters
     }
 
+    /// Builds every regex now: compiling a rule set leaves them to their first use (see
+    /// `matcher::RegexPattern`), so the service calls this on the reload thread once a rule set
+    /// serves, and requests find them built.
+    pub fn compile_regexes(&self) {
+        for regex in self.levels.iter().flat_map(|level| &level.regexes) {
+            let _ = regex.regex();
+        }
+    }
+
     /// Every keyword and regex of every rule, as compiled: what a reference matcher needs to
     /// find the same rules (the floor kernel of `benches/floor.rs`). A keyword shared by
     /// several rules is listed once per rule; variants strict adds are listed like keywords.
@@ -133,7 +142,7 @@ impl Ruleset {
                 out.push(RulePattern {
                     rule: regex.rule as usize,
                     level: matcher.level,
-                    pattern: PatternKind::Regex(regex.regex.as_str()),
+                    pattern: PatternKind::Regex(regex.source.as_str()),
                 });
             }
         }

@@ -343,3 +343,40 @@ fn sighup_reloads() {
     }
     wait_for_tags(&serve, &["a-v1"]);
 }
+
+/// The nice value of each thread of `pid`, by thread name (`/proc/<pid>/task/*/{comm,stat}`).
+fn thread_nice_values(pid: u32) -> Vec<(String, i64)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("task list");
+    tasks
+        .filter_map(|task| {
+            let path = task.ok()?.path();
+            let name = std::fs::read_to_string(path.join("comm")).ok()?.trim().to_owned();
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            // Fields after the name in parentheses; `nice` is the 19th field of the line.
+            let nice = stat.rsplit_once(')')?.1.split_whitespace().nth(16)?.parse().ok()?;
+            Some((name, nice))
+        })
+        .collect()
+}
+
+#[test]
+fn the_reload_thread_compiles_at_the_lowest_priority_and_requests_do_not() {
+    let dir = rules_dir(&[("a.toml", &pack("a", "v1"))]);
+    let serve = spawn(dir.path());
+    wait_for_tags(&serve, &["a-v1"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let threads = loop {
+        let threads = thread_nice_values(serve.child.id());
+        if threads.iter().any(|(name, nice)| name == inflight::reload::RELOAD_THREAD_NAME && *nice == 19) {
+            break threads;
+        }
+        assert!(Instant::now() < deadline, "no reload thread at nice 19: {threads:?}");
+        thread::sleep(Duration::from_millis(25));
+    };
+    assert_eq!(inflight::reload::RELOAD_NICE, 19);
+    let at_normal = threads.iter().filter(|(_, nice)| *nice == 0).count();
+    assert!(at_normal >= 2, "the main thread and the HTTP workers keep the normal priority: {threads:?}");
+    // Reloads still happen at that priority.
+    write(dir.path(), "a.toml", &pack("a", "v2"));
+    wait_for_tags(&serve, &["a-v2"]);
+}
