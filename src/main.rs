@@ -8,7 +8,7 @@ use std::process::ExitCode;
 /// jemalloc, not glibc's malloc: a reload frees a whole rule set and a compile's scratch (tens of
 /// MiB), which glibc kept (resident 70 → 200 MiB over 100 reloads of a 50,000-keyword pack) while
 /// jemalloc gives it back when the reload thread asks (`reload::spawn_watcher`). Requests are no
-/// slower (BENCHMARKS.md, Reload).
+/// slower (BENCHMARKS.md, Allocator).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

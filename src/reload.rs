@@ -120,6 +120,8 @@ impl LiveRules {
                 let warnings = loaded.warnings.len();
                 let new = Arc::new(loaded.ruleset);
                 let old = self.current.swap(Some(Arc::clone(&new)));
+                // `/readyz` reads the status: not kept waiting while the regexes are built.
+                drop(status);
                 // Swapped in first, so the new rules answer as soon as they can; the regexes
                 // are then built here rather than by the first requests that need them (a
                 // request that gets there first builds that one itself, once).
@@ -171,7 +173,8 @@ pub const RELOAD_THREAD_NAME: &str = "inflight-reload";
 /// The reload thread's nice value: the lowest priority. A 50,000-keyword compile takes a core for
 /// about half a second; at nice 0 it takes that core from the request workers (p99 0.3–0.5 → ~2
 /// ms while a pack recompiles every 3 s, issue 14), at 19 it runs on what they leave idle. The
-/// cost: on a machine kept busy by others, a reload waits (BENCHMARKS.md, Reload).
+/// cost: on a machine kept busy by others, a reload waits (BENCHMARKS.md, "Where the time
+/// goes").
 pub const RELOAD_NICE: i32 = 19;
 
 /// Gives the calling thread (the reload thread) the lowest CPU priority. On Linux a nice value

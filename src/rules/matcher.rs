@@ -677,7 +677,7 @@ fn separators_as_spaces(text: &str) -> Option<(String, Vec<usize>)> {
     let mut map = Vec::with_capacity(text.len() + 1);
     let mut prev: Option<char> = None;
     let mut found = false;
-    let mut chars = text.char_indices().peekable();
+    let mut chars = text.char_indices();
     while let Some((i, c)) = chars.next() {
         let rest = text.get(i..).unwrap_or("");
         let separator = [". ", " - "].into_iter().find(|s| rest.starts_with(s));

@@ -314,12 +314,14 @@ impl Normalized {
                 self.origins = Origins::Identity;
             }
             Level::None => self.copy(original),
-            _ if ascii && !origins => {
-                if fold_ascii_text(original, &mut self.text) {
-                    self.origins = Origins::Identity;
-                }
+            _ if ascii && !origins && lowercase_single_spaced(original, &mut self.text) => {
+                self.origins = Origins::Identity;
             }
-            _ if ascii => self.fold_ascii(original),
+            _ if ascii => {
+                // Whitespace runs (rare) take the loop that maps them, asked for a map or not.
+                self.fold_ascii(original);
+                self.origins = Origins::Built;
+            }
             Level::Basic => self.fold(original, false, origins),
             Level::Standard | Level::Strict => self.fold(original, true, origins),
         }
@@ -877,38 +879,25 @@ fn end_run(soft: &mut Vec<u32>, run_len: &mut u32, at: u32) {
     *run_len = 0;
 }
 
-/// `fold_ascii` without the origin map: lowercase, whitespace runs to one space. Most messages
-/// have single spaces only, so they are copied and lowercased whole (vectorized), and only the
-/// others go byte by byte. Returns whether the text kept every byte in place (the first case).
-fn fold_ascii_text(original: &str, text: &mut String) -> bool {
+/// `basic` and `standard` of ASCII text whose whitespace is single spaces (most messages): the
+/// text copied and lowercased whole (vectorized), each byte where it was, so no origin map is
+/// needed. Returns false, writing nothing, for other text, which `fold_ascii` takes.
+fn lowercase_single_spaced(original: &str, text: &mut String) -> bool {
     let bytes = original.as_bytes();
     // A whitespace byte other than a space, or two spaces in a row. No `any`: a fold without an
     // early exit vectorizes.
     let pairs = bytes.iter().zip(bytes.iter().skip(1));
     let double_space = pairs.fold(false, |seen, (&a, &b)| seen | ((a == b' ') & (b == b' ')));
     let other_space = bytes.iter().fold(false, |seen, &b| seen | ((b'\t'..=b'\r').contains(&b)));
-    if !double_space && !other_space {
-        let start = text.len();
-        text.push_str(original);
-        if let Some(copied) = text.get_mut(start..) {
-            copied.make_ascii_lowercase();
-        }
-        return true;
+    if double_space || other_space {
+        return false;
     }
-    text.reserve(original.len());
-    let mut in_space = false;
-    for &b in bytes {
-        if is_ascii_space(b) {
-            if !in_space {
-                text.push(' ');
-            }
-            in_space = true;
-        } else {
-            in_space = false;
-            text.push(char::from(b.to_ascii_lowercase()));
-        }
+    let start = text.len();
+    text.push_str(original);
+    if let Some(copied) = text.get_mut(start..) {
+        copied.make_ascii_lowercase();
     }
-    false
+    true
 }
 
 /// ASCII whitespace as Unicode counts it (`char::is_whitespace`): space, tab, line feed, vertical
@@ -1845,12 +1834,13 @@ mod tests {
                     shortcut.fold_ascii(&s);
                     prop_assert_eq!(&general.text, &shortcut.text);
                     prop_assert_eq!(&general.origin, &shortcut.origin);
-                    let mut text_only = String::new();
-                    let identity = fold_ascii_text(&s, &mut text_only);
-                    prop_assert_eq!(&general.text, &text_only);
-                    if identity {
+                    let mut copied = String::new();
+                    if lowercase_single_spaced(&s, &mut copied) {
+                        prop_assert_eq!(&general.text, &copied);
                         let at_itself: Vec<Origin> = (0..s.len()).map(|i| (offset(i), offset(i + 1))).collect();
                         prop_assert_eq!(&general.origin, &at_itself);
+                    } else {
+                        prop_assert!(copied.is_empty(), "wrote {copied:?} for text it does not take");
                     }
                 }
                 Ok(())
