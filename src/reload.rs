@@ -104,7 +104,6 @@ impl LiveRules {
     fn reload_retiring(&self) -> (ReloadOutcome, Option<Arc<Ruleset>>) {
         let started = Instant::now();
         let result = load_dir(&self.dir);
-        let compile = started.elapsed();
         let mut status = match self.status.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
@@ -118,14 +117,12 @@ impl LiveRules {
                     return (ReloadOutcome::Unchanged { hash }, None);
                 }
                 let warnings = loaded.warnings.len();
-                let new = Arc::new(loaded.ruleset);
-                let old = self.current.swap(Some(Arc::clone(&new)));
-                // `/readyz` reads the status: not kept waiting while the regexes are built.
+                // Built before the swap, here on the reload thread: no request ever builds a
+                // regex (docs/service.md). `/readyz` reads the status meanwhile.
                 drop(status);
-                // Swapped in first, so the new rules answer as soon as they can; the regexes
-                // are then built here rather than by the first requests that need them (a
-                // request that gets there first builds that one itself, once).
-                new.compile_regexes();
+                loaded.ruleset.compile_regexes();
+                let compile = started.elapsed();
+                let old = self.current.swap(Some(Arc::new(loaded.ruleset)));
                 (ReloadOutcome::Swapped { hash, warnings, compile }, old)
             }
             Err(err) => {

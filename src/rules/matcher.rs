@@ -59,9 +59,9 @@ pub(crate) struct RegexPattern {
     pub rule: u32,
     /// The regex as written.
     pub source: String,
-    /// Built the first time it is needed: when the prefilter flags it, or when the service warms
-    /// a rule set it just swapped in ([`crate::rules::Ruleset::compile_regexes`], on the reload
-    /// thread). Compiling a pack holds none of them: 300 Unicode-aware regexes take about 29 MiB
+    /// Built the first time it is needed: when the service readies a rule set before swapping
+    /// it in ([`crate::rules::Ruleset::compile_regexes`], on the reload thread), or, for the
+    /// CLI, when the prefilter first flags it. Compiling a pack holds none of them: 300 Unicode-aware regexes take about 29 MiB
     /// and 140 ms, most of a 50k pack's compile peak and a third of its time. `None` if it
     /// cannot be built, which validation at load rules out.
     compiled: OnceLock<Option<Regex>>,

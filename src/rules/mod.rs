@@ -115,8 +115,8 @@ impl Ruleset {
     }
 
     /// Builds every regex now: compiling a rule set leaves them to their first use (see
-    /// `matcher::RegexPattern`), so the service calls this on the reload thread once a rule set
-    /// serves, and requests find them built.
+    /// `matcher::RegexPattern`), so the service calls this on the reload thread before a rule
+    /// set serves, and no request ever builds one.
     pub fn compile_regexes(&self) {
         for regex in self.levels.iter().flat_map(|level| &level.regexes) {
             let _ = regex.regex();
