@@ -17,6 +17,7 @@ extern crate self as inflight;
 pub mod cli;
 pub mod decision_log;
 pub mod error;
+pub mod memory;
 pub mod message;
 pub mod protocol;
 pub mod reload;

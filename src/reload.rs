@@ -203,32 +203,6 @@ impl Retired {
     }
 }
 
-/// Hands the pages jemalloc holds free (a freed rule set, a compile's scratch) back to the system
-/// now; `load_dir` calls it too, before building the automata. jemalloc would keep them up to
-/// `dirty_decay_ms` (10 s) and reuse them first, but a reload frees tens of MiB at once, and
-/// without this the resident size drifts up reload after reload. Setting an arena's decay time to
-/// 0 purges its dirty pages at once; the old time is put back, so requests keep reusing their
-/// freed pages in between. (jemalloc's own `arena.<i>.purge` takes no value, which
-/// `tikv_jemalloc_ctl`'s safe API cannot send.) In a binary on another allocator this only
-/// touches an idle jemalloc.
-pub(crate) fn purge_freed_pages() {
-    use tikv_jemalloc_ctl::{Access, AsName};
-    // First this thread's cache of freed blocks (up to a few MiB after a compile), which keeps
-    // their pages in use: turning the cache off empties it into the arenas.
-    let cache = "thread.tcache.enabled\0".name();
-    if cache.write(false).is_ok() {
-        let _ = cache.write(true);
-    }
-    let Ok(arenas) = tikv_jemalloc_ctl::arenas::narenas::read() else { return };
-    for arena in 0..arenas {
-        let key = format!("arena.{arena}.dirty_decay_ms\0");
-        // Arenas not created yet answer with an error: they hold nothing.
-        if let Ok(decay_ms) = Access::<isize>::update(key.name(), 0) {
-            let _ = key.name().write(decay_ms);
-        }
-    }
-}
-
 /// Asks the reload thread for a reload; cheap to clone, usable from a signal handler task.
 #[derive(Debug, Clone)]
 pub struct ReloadHandle {
@@ -262,7 +236,7 @@ pub fn spawn_watcher(
     std::thread::Builder::new().name(RELOAD_THREAD_NAME.into()).spawn(move || {
         lower_priority();
         // The first load's scratch is free by now.
-        purge_freed_pages();
+        crate::memory::purge_freed_pages();
         let mut retired = Retired::default();
         loop {
             // `watch` holds a sender, so the channel never closes: `None` only means a timeout.
@@ -276,7 +250,7 @@ pub fn spawn_watcher(
             };
             // After a reload its compile's scratch is free, whatever the outcome.
             if retired.release() || reloaded {
-                purge_freed_pages();
+                crate::memory::purge_freed_pages();
             }
         }
     })?;
