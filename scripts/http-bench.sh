@@ -34,7 +34,9 @@
 # Every mode serves --rules without its state rules (flood.toml and `counts` lines), but for the
 # state mode's memory and redis runs: one sender posts every body, so a flood rule would drop them.
 # For the bundled rules that is how `--rules bundled` is measured (issue 14's "bundled" figure).
-# Environment: INFLIGHT and BARE override the binaries measured (default: target/release/...).
+# Environment: INFLIGHT and BARE override the binaries measured (default: target/release/...);
+# BARE_ARGS=--text-only makes the bare handler read only the trigger and the text (the reference
+# before 2026-12-02; it parses the whole envelope since).
 # On a shared machine, `nice -n -10 scripts/http-bench.sh ...` (root) keeps other work from
 # dominating the tail latencies; `chrt` does not help (round-robin slices add 10s of ms).
 set -euo pipefail
@@ -206,7 +208,8 @@ fi
 start() {
     local name=$1 log=$WORK/$1.log
     case "$name" in
-        bare) "$BARE" --workers "$WORKERS" --listen 127.0.0.1:0 2>"$log" & ;;
+        # shellcheck disable=SC2086 # BARE_ARGS is a list of words
+        bare) "$BARE" --workers "$WORKERS" --listen 127.0.0.1:0 ${BARE_ARGS:-} 2>"$log" & ;;
         inflight) "$INFLIGHT" serve --workers "$WORKERS" --listen 127.0.0.1:0 --rules "$STATELESS" 2>"$log" & ;;
         inflight+memory) "$INFLIGHT" serve --workers "$WORKERS" --listen 127.0.0.1:0 --rules "$RULES" 2>"$log" & ;;
         inflight+redis) redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
