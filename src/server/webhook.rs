@@ -7,9 +7,10 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
+use std::task::Poll;
 use std::time::{Instant, SystemTime};
 
 use actix_web::body::{BodyStream, MessageBody};
@@ -67,10 +68,14 @@ async fn receive(req: &HttpRequest, payload: web::Payload, state: &AppState) -> 
         return Reply::unauthorized();
     }
     // The head arrived within the client timeout (actix's `client_request_timeout`); the body
-    // gets as long again, so a client trickling bytes cannot hold a connection forever.
-    let body = tokio::time::timeout(state.client_timeout, read_body(req, payload, state.max_body))
-        .await
-        .unwrap_or(Err(BodyError::TimedOut));
+    // gets as long again, so a client trickling bytes cannot hold a connection forever. A body
+    // that came with its head (the usual case) is read at the first try, without arming and
+    // clearing a timer for it.
+    let mut reading = pin!(read_body(req, payload, state.max_body));
+    let body = match poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await {
+        Poll::Ready(body) => body,
+        Poll::Pending => tokio::time::timeout(state.client_timeout, reading).await.unwrap_or(Err(BodyError::TimedOut)),
+    };
     match body {
         Ok(body) => match state.store.as_deref() {
             Some(store @ Store::Redis(_)) => answer_remote(state, store, &body).await,
