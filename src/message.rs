@@ -319,7 +319,7 @@ impl<'a> MessageView<'a> {
         let mut uids: Vec<&str> = self.mentioned.iter().map(|u| u.as_ref()).collect();
         let text = self.text.as_deref().unwrap_or_default();
         let mut rest = text;
-        while let Some(at) = memchr::memmem::find(rest.as_bytes(), b"<@uid:") {
+        while let Some(at) = MENTION.find(rest.as_bytes()) {
             let after = rest.get(at + 6..).unwrap_or_default();
             let Some(end) = after.find('>') else { break };
             uids.push(after.get(..end).unwrap_or_default());
@@ -338,6 +338,7 @@ impl<'a> MessageView<'a> {
             .text
             .as_deref()
             .into_iter()
+            .filter(|t| may_hold_url(t))
             .flat_map(|t| URL.as_ref().into_iter().flat_map(move |re| re.find_iter(t).map(|m| m.as_str())));
         in_text.chain(self.attachments.iter().filter_map(|a| a.url.as_deref()))
     }
@@ -381,6 +382,23 @@ impl<'a> MessageView<'a> {
         }
     }
 }
+
+/// Whether `text` has what every [`URL`] match starts with: `://` or `www.` (in any case). Most
+/// messages have neither, and this scan costs a fraction of a regex search (the decision log
+/// counts every message's links).
+fn may_hold_url(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let www_before = |dot: usize| {
+        dot.checked_sub(3).and_then(|at| bytes.get(at..dot)).is_some_and(|w| w.eq_ignore_ascii_case(b"www"))
+    };
+    COLON_SLASHES.find(bytes).is_some() || memchr::memchr_iter(b'.', bytes).any(www_before)
+}
+
+/// The searchers, built once (a `memmem::find` call builds its own each time).
+static MENTION: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"<@uid:"));
+static COLON_SLASHES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"://"));
 
 /// URLs in text: `http://`, `https://` or `www.` up to whitespace or a quote/bracket.
 static URL: std::sync::LazyLock<Option<regex::Regex>> =
@@ -599,6 +617,30 @@ pub fn skip_value<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_url_precheck_passes_every_text_with_a_url() {
+        let url_count = |text: &str| URL.as_ref().map_or(0, |re| re.find_iter(text).count());
+        for (text, urls) in [
+            ("see https://bit.ly/x and http://a.b", 2),
+            ("WWW.Example.com, or wWw.x.org.", 2),
+            ("ftp://files.example.com", 0),
+            ("www.", 0),
+            ("(www.x)", 1),
+            ("hello. www", 0),
+            ("no links here. none at all", 0),
+            ("", 0),
+            ("émoji 🎉 www.ünï.com", 1),
+        ] {
+            assert_eq!(url_count(text), urls, "{text}");
+            let view = MessageView::with_text(text);
+            assert_eq!(view.links() as usize, urls, "{text}");
+            if urls > 0 {
+                assert!(may_hold_url(text), "{text}");
+            }
+        }
+        assert!(!may_hold_url("hello. www"));
+    }
 
     #[test]
     fn rows_follow_the_declaration_order_and_names_are_unique() {

@@ -14,11 +14,36 @@ pub fn now_ms() -> u64 {
     unix_ms(SystemTime::now())
 }
 
-/// UTC RFC 3339 with milliseconds, from the Unix clock (civil-from-days, Howard Hinnant's
-/// algorithm; ten lines do not warrant a date crate).
+/// UTC RFC 3339 with milliseconds, from the Unix clock.
 pub fn rfc3339(t: SystemTime) -> String {
     let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs() as i64;
+    let mut out = String::with_capacity(24);
+    // The decision log writes thousands of these a second on each worker: the part up to the
+    // second is kept per thread and only the milliseconds are written each time.
+    LAST_SECOND.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != since.as_secs() || last.1.is_empty() {
+            *last = (since.as_secs(), up_to_the_second(since.as_secs()));
+        }
+        out.push_str(&last.1);
+    });
+    let millis = since.subsec_millis();
+    for digit in [millis / 100, millis / 10 % 10, millis % 10] {
+        out.push(char::from(b'0' + digit as u8));
+    }
+    out.push('Z');
+    out
+}
+
+thread_local! {
+    /// The last second [`rfc3339`] wrote on this thread, and its text up to the `.`.
+    static LAST_SECOND: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` for Unix seconds (civil-from-days, Howard Hinnant's algorithm; ten
+/// lines do not warrant a date crate).
+fn up_to_the_second(secs: u64) -> String {
+    let secs = secs as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -29,26 +54,7 @@ pub fn rfc3339(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    // Digit by digit: `format!` with widths costs more than the rest of a decision-log line's
-    // header (this runs once per logged request).
-    let mut out = String::with_capacity(24);
-    let mut digits = |value: i64, width: u32, after: char| {
-        // At least `width` digits, more when the value needs them (years past 9999).
-        let width = width.max(value.unsigned_abs().checked_ilog10().map_or(1, |log| log + 1));
-        for place in (0..width).rev() {
-            let digit = value.unsigned_abs() / 10u64.pow(place) % 10;
-            out.push(char::from(b'0' + digit as u8));
-        }
-        out.push(after);
-    };
-    digits(year, 4, '-');
-    digits(month, 2, '-');
-    digits(day, 2, 'T');
-    digits(rem / 3600, 2, ':');
-    digits(rem % 3600 / 60, 2, ':');
-    digits(rem % 60, 2, '.');
-    digits(i64::from(since.subsec_millis()), 3, 'Z');
-    out
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Milliseconds since the Unix epoch of a UTC RFC 3339 time as [`rfc3339`] writes it (an offset
@@ -176,7 +182,14 @@ mod tests {
             let t = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
             assert_eq!(rfc3339(t), want, "{secs}");
         }
-        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_791_272_621_007);
-        assert_eq!(rfc3339(t), "2026-10-06T07:43:41.007Z");
+        // The same second again (its text is reused), the next one, and back.
+        for (ms, want) in [
+            (1_791_272_621_007, "2026-10-06T07:43:41.007Z"),
+            (1_791_272_621_999, "2026-10-06T07:43:41.999Z"),
+            (1_791_272_622_010, "2026-10-06T07:43:42.010Z"),
+            (1_791_272_621_500, "2026-10-06T07:43:41.500Z"),
+        ] {
+            assert_eq!(rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(ms)), want, "{ms}");
+        }
     }
 }
