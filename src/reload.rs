@@ -238,12 +238,18 @@ pub fn spawn_watcher(
         // The first load's scratch is free by now.
         crate::memory::purge_freed_pages();
         let mut retired = Retired::default();
+        let mut arenas = crate::memory::RuleSetArenas::new();
         loop {
             // `watch` holds a sender, so the channel never closes: `None` only means a timeout.
             let waited = rx.recv_timeout(REWATCH_INTERVAL).ok();
             let reloaded = match next_reload(waited, &rx, &mut watch) {
                 Some(trigger) => {
-                    report(&run_reload(&live, trigger, &mut retired));
+                    arenas.use_spare();
+                    let done = run_reload(&live, trigger, &mut retired);
+                    if matches!(done.outcome, ReloadOutcome::Swapped { .. }) {
+                        arenas.swapped();
+                    }
+                    report(&done);
                     true
                 }
                 None => false,
