@@ -87,3 +87,28 @@ impl Default for RuleSetArenas {
         RuleSetArenas::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_new_rule_set_goes_to_the_arena_the_serving_one_is_not_in() {
+        let mut arenas = RuleSetArenas::new();
+        let pair = arenas.pair.expect("jemalloc creates arenas");
+        assert_ne!(pair[0], pair[1]);
+        arenas.use_spare();
+        let first = thread_arena();
+        assert!(first.is_some_and(|a| pair.contains(&a)), "{first:?} in {pair:?}");
+        // A compile that did not swap (failed, unchanged) leaves the spare arena as it was.
+        arenas.use_spare();
+        assert_eq!(thread_arena(), first);
+        arenas.swapped();
+        arenas.use_spare();
+        let second = thread_arena();
+        assert!(second.is_some_and(|a| pair.contains(&a)) && second != first, "{second:?} after {first:?}");
+        arenas.swapped();
+        arenas.use_spare();
+        assert_eq!(thread_arena(), first);
+    }
+}
