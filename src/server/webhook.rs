@@ -78,7 +78,9 @@ async fn receive(req: &HttpRequest, payload: web::Payload, state: &AppState) -> 
     };
     match body {
         Ok(body) => match state.store.as_deref() {
-            Some(store @ Store::Redis(_)) => answer_remote(state, store, &body).await,
+            // Boxed: its state (the parsed message and the Redis exchange, kilobytes) would
+            // otherwise size every request's future, which is moved on the common path too.
+            Some(store @ Store::Redis(_)) => Box::pin(answer_remote(state, store, &body)).await,
             _ => answer(state, &body),
         },
         Err(BodyError::TimedOut) => {
@@ -465,6 +467,19 @@ action = "drop"
             let json: serde_json::Value = serde_json::from_slice(&next.body).expect("json answer");
             assert_eq!(json["tags"], serde_json::json!(["promo"]));
         }
+    }
+
+    /// Every request's future is moved a few times before it runs; the Redis path's state
+    /// (kilobytes) is boxed so that it does not size them all (measured: 2,512 → 480 bytes).
+    #[test]
+    fn a_request_future_stays_small() {
+        let (state, _dir) = state(FailMode::Open, true);
+        let (req, mut payload) = actix_web::test::TestRequest::default().to_http_parts();
+        let payload = actix_web::rt::System::new()
+            .block_on(<web::Payload as actix_web::FromRequest>::from_request(&req, &mut payload))
+            .expect("payload");
+        let request = handle(req, payload, web::Data::new(state));
+        assert!(std::mem::size_of_val(&request) < 1024, "{} bytes", std::mem::size_of_val(&request));
     }
 
     #[test]
