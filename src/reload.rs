@@ -109,7 +109,7 @@ impl LiveRules {
             Err(poisoned) => poisoned.into_inner(),
         };
         match result {
-            Ok(loaded) => {
+            Ok(mut loaded) => {
                 status.last_error = None;
                 status.last_error_at = None;
                 let hash = loaded.ruleset.hash().to_owned();
@@ -120,6 +120,9 @@ impl LiveRules {
                 // Built before the swap, here on the reload thread: no request ever builds a
                 // regex (docs/service.md). `/readyz` reads the status meanwhile.
                 drop(status);
+                if let Some(serving) = self.current.load().as_deref() {
+                    loaded.ruleset.keep_unchanged_regexes(serving);
+                }
                 loaded.ruleset.compile_regexes();
                 let compile = started.elapsed();
                 let old = self.current.swap(Some(Arc::new(loaded.ruleset)));

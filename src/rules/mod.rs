@@ -148,6 +148,17 @@ impl Ruleset {
         });
     }
 
+    /// Takes over from `serving` (the rule set serving now) the regexes it already built that
+    /// this one has too, per level (see `matcher::LevelMatcher::keep_unchanged_regexes`): the
+    /// reload calls it before `compile_regexes`, which then builds only the new ones.
+    pub fn keep_unchanged_regexes(&mut self, serving: &Ruleset) {
+        for level in &mut self.levels {
+            if let Some(old) = serving.levels.iter().find(|old| old.level == level.level) {
+                level.keep_unchanged_regexes(old);
+            }
+        }
+    }
+
     /// Every keyword and regex of every rule, as compiled: what a reference matcher needs to
     /// find the same rules (the floor kernel of `benches/floor.rs`). A keyword shared by
     /// several rules is listed once per rule; variants strict adds are listed like keywords.
