@@ -21,6 +21,9 @@ latency (default)
               compiles 50,000 keywords);
       append  the folder is the 50k pack, and each change appends a keyword to it (every reload
               compiles 50,000 keywords; the rule set served stays the same size).
+      regex   as append, but each change adds a regex instead: the regexes are never all as
+              they were, so every reload builds a new prefilter, whose caches start cold (with
+              append and switch the reload keeps the serving one, docs/service.md).
 
 --reloads N
     resident memory (VmRSS) of the service after the first load, and after N reloads, each
@@ -29,7 +32,7 @@ latency (default)
 Usage:
   scripts/reload-latency.py [--rules bundled|500|5k|50k|DIR] [--repeats 10]
   scripts/reload-latency.py --rules 50k --reloads 100
-  scripts/reload-latency.py --under-load [--scenario switch|append|both] [--duration 20]
+  scripts/reload-latency.py --under-load [--scenario switch|append|regex|both|all] [--duration 20]
 Needs target/release/inflight (built unless --no-build; --binary names another, such as a copy of
 main's to compare), the corpus in target/corpus (written by `cargo run --release --example
 gen_corpus -- target/corpus` when missing; both under $CARGO_TARGET_DIR when set) and, for
@@ -168,6 +171,16 @@ def add_keyword(path, word):
     if not m:
         sys.exit(f"no keyword list in {path}")
     path.write_text(text[: m.end()] + f'"{word}", ' + text[m.end():])
+
+
+def add_regex(path, word):
+    """Adds a regex matching `word` to the first regex list of `path`, rewriting it in place."""
+    text = path.read_text()
+    at = text.find("regex = [\n")
+    if at < 0:
+        sys.exit(f"no regex list in {path}")
+    at += len("regex = [\n")
+    path.write_text(text[:at] + f"  '\\b{word}\\b',\n" + text[at:])
 
 
 def histogram(metrics, name):
@@ -374,6 +387,8 @@ def under_load(args, scenario):
                         while not stop.wait(args.interval):
                             if scenario == "switch":
                                 copy_files(fifty_k if i % 2 == 0 else five_k, rules)
+                            elif scenario == "regex":
+                                add_regex(rules / "re-links.toml", probe_word(i))
                             else:
                                 add_keyword(rules / "kw-spam.toml", probe_word(i))
                             i += 1
@@ -422,7 +437,7 @@ def main():
     parser.add_argument("--under-load", action="store_true")
     parser.add_argument("--reloads", type=int, default=0,
                         help="instead: resident memory after the first load and after this many reloads")
-    parser.add_argument("--scenario", choices=["switch", "append", "both"], default="both")
+    parser.add_argument("--scenario", choices=["switch", "append", "regex", "both", "all"], default="both")
     parser.add_argument("--duration", type=int, default=20, help="seconds of each wrk run")
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between two changes under load")
     parser.add_argument("--rounds", type=int, default=2)
@@ -443,7 +458,8 @@ def main():
     if args.under_load:
         if shutil.which("wrk") is None:
             sys.exit("wrk is missing: apt-get install -y wrk (scripts/http-bench.sh does it)")
-        for scenario in (["switch", "append"] if args.scenario == "both" else [args.scenario]):
+        both = {"both": ["switch", "append"], "all": ["switch", "append", "regex"]}
+        for scenario in both.get(args.scenario, [args.scenario]):
             under_load(args, scenario)
     elif args.reloads:
         measure_memory(args)
