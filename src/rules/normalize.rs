@@ -276,12 +276,14 @@ impl Normalized {
         self.normalize_with(level, original, true);
     }
 
-    /// The normalized text alone: the same text as [`Normalized::normalize_into`], without the
-    /// origin map below `strict` (strict's own steps read it). Most messages hit nothing, so the
-    /// request path searches this text and builds the map only for a message that hit
-    /// ([`Normalized::add_origins`]): about a third of `basic`'s cost on ASCII text.
+    /// The normalized text alone: the same text (and, at `strict`, the same soft boundaries,
+    /// masked words and compounds) as [`Normalized::normalize_into`], without the origin map
+    /// (except at `strict` for a message with compound cues, whose marking reads it). Most
+    /// messages hit nothing, so the request path searches this text and builds the map only for
+    /// a message that hit ([`Normalized::add_origins`]): about a third of `basic`'s cost on
+    /// ASCII text.
     pub fn normalize_text_into(&mut self, level: Level, original: &str) {
-        self.normalize_with(level, original, level == Level::Strict);
+        self.normalize_with(level, original, false);
     }
 
     /// Builds the origin map that [`Normalized::normalize_text_into`] left out, normalizing
@@ -295,6 +297,13 @@ impl Normalized {
 
     fn normalize_with(&mut self, level: Level, original: &str, origins: bool) {
         let original = within_u32(original);
+        let cues = (level == Level::Strict).then(|| Cues::of(original));
+        // Strict's compound boundaries are found through the origin map, so a message with
+        // compound cues needs it even when the caller does not. Nothing else strict records
+        // (soft boundaries, removed symbols, masked words) depends on it.
+        let strict_needs_origins = cues.is_some_and(|cues| cues.compound);
+        let wanted_origins = origins;
+        let origins = origins || strict_needs_origins;
         self.text.clear();
         self.origin.clear();
         self.origins = if origins { Origins::Built } else { Origins::Missing };
@@ -325,13 +334,17 @@ impl Normalized {
             Level::Basic => self.fold(original, false, origins),
             Level::Standard | Level::Strict => self.fold(original, true, origins),
         }
-        if level == Level::Strict {
-            let cues = Cues::of(original);
+        if let Some(cues) = cues {
             self.strict(cues.symbols);
             if cues.compound {
                 self.mark_compounds(original);
             }
+            // Strict moves bytes around: text that mapped to itself without a map no longer does.
+            if self.origins == Origins::Identity {
+                self.origins = Origins::Missing;
+            }
         }
+        debug_assert!(!wanted_origins || self.origins != Origins::Missing);
     }
 
     /// Whether byte `offset` of the normalized text is a word boundary that strict found inside
@@ -1957,6 +1970,13 @@ mod tests {
             let mut lazy = Normalized::new();
             lazy.normalize_text_into(level, original);
             prop_assert_eq!(lazy.text(), text, "{:?} text without origins", level);
+            // What the matcher reads before any origin map: the same as with one.
+            prop_assert_eq!(&lazy.soft, &n.soft, "{:?} soft boundaries without origins", level);
+            prop_assert_eq!(&lazy.removed, &n.removed, "{:?} removed without origins", level);
+            prop_assert_eq!(&lazy.apostrophes, &n.apostrophes, "{:?} apostrophes without origins", level);
+            prop_assert_eq!(&lazy.masked, &n.masked, "{:?} masked words without origins", level);
+            prop_assert_eq!(&lazy.parts, &n.parts, "{:?} compound boundaries without origins", level);
+            prop_assert_eq!(&lazy.compounds, &n.compounds, "{:?} compounds without origins", level);
             lazy.add_origins(level, original);
             for (k, &a) in bounds.iter().enumerate() {
                 for &b in &bounds[k + 1..] {
