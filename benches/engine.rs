@@ -156,6 +156,19 @@ fn normalize(c: &mut Criterion<Clock>) {
                 })
             });
         }
+        // The request path's form: the text alone, no origin map (`normalize_text_into`).
+        if matches!(level, Level::Basic | Level::Strict) {
+            for (variant, text) in [("ascii", ASCII_100), ("non-ascii", NON_ASCII_100)] {
+                group.throughput(Throughput::Bytes(text.len() as u64));
+                group.bench_function(format!("{}-text/{variant}", level.name()), |b| {
+                    let mut normalized = Normalized::new();
+                    b.iter(|| {
+                        normalized.normalize_text_into(level, black_box(text));
+                        black_box(normalized.text().len())
+                    })
+                });
+            }
+        }
         // The corpus mix, one message per iteration: the normalization share of `decide`.
         group.throughput(Throughput::Elements(1));
         let mut next = rotate(&MESSAGES);

@@ -276,12 +276,14 @@ impl Normalized {
         self.normalize_with(level, original, true);
     }
 
-    /// The normalized text alone: the same text as [`Normalized::normalize_into`], without the
-    /// origin map below `strict` (strict's own steps read it). Most messages hit nothing, so the
-    /// request path searches this text and builds the map only for a message that hit
-    /// ([`Normalized::add_origins`]): about a third of `basic`'s cost on ASCII text.
+    /// The normalized text alone: the same text (and, at `strict`, the same soft boundaries,
+    /// masked words and compounds) as [`Normalized::normalize_into`], without the origin map
+    /// (except at `strict` for a message with compound cues, whose marking reads it). Most
+    /// messages hit nothing, so the request path searches this text and builds the map only for
+    /// a message that hit ([`Normalized::add_origins`]): about a third of `basic`'s cost on
+    /// ASCII text.
     pub fn normalize_text_into(&mut self, level: Level, original: &str) {
-        self.normalize_with(level, original, level == Level::Strict);
+        self.normalize_with(level, original, false);
     }
 
     /// Builds the origin map that [`Normalized::normalize_text_into`] left out, normalizing
@@ -295,6 +297,13 @@ impl Normalized {
 
     fn normalize_with(&mut self, level: Level, original: &str, origins: bool) {
         let original = within_u32(original);
+        let cues = (level == Level::Strict).then(|| Cues::of(original));
+        // Strict's compound boundaries are found through the origin map, so a message with
+        // compound cues needs it even when the caller does not. Nothing else strict records
+        // (soft boundaries, removed symbols, masked words) depends on it.
+        let strict_needs_origins = cues.is_some_and(|cues| cues.compound);
+        let wanted_origins = origins;
+        let origins = origins || strict_needs_origins;
         self.text.clear();
         self.origin.clear();
         self.origins = if origins { Origins::Built } else { Origins::Missing };
@@ -325,13 +334,17 @@ impl Normalized {
             Level::Basic => self.fold(original, false, origins),
             Level::Standard | Level::Strict => self.fold(original, true, origins),
         }
-        if level == Level::Strict {
-            let cues = Cues::of(original);
+        if let Some(cues) = cues {
             self.strict(cues.symbols);
             if cues.compound {
                 self.mark_compounds(original);
             }
+            // Strict moves bytes around: text that mapped to itself without a map no longer does.
+            if self.origins == Origins::Identity {
+                self.origins = Origins::Missing;
+            }
         }
+        debug_assert!(!wanted_origins || self.origins != Origins::Missing);
     }
 
     /// Whether byte `offset` of the normalized text is a word boundary that strict found inside
@@ -591,6 +604,24 @@ fn has_inner_compound_cue(run: &str) -> bool {
 /// letter beside a number that is not leetspeak (two digits or more, or a 2, 6, 8 or 9:
 /// `fuck2025`, not `b1tch`).
 fn compound_boundary(original: &str, before_end: usize, start: usize) -> bool {
+    // Called for every two adjacent word characters, and nearly always false: look at the bytes
+    // around the join first. Every boundary with nothing between is between two ASCII characters
+    // (lower then upper case, or a letter beside a digit; a byte of a non-ASCII character is
+    // never ASCII), and every other one has an underscore first.
+    let bytes = original.as_bytes();
+    if before_end == start {
+        let (Some(&a), Some(&b)) = (before_end.checked_sub(1).and_then(|i| bytes.get(i)), bytes.get(start)) else {
+            return false;
+        };
+        let letter_beside_digit =
+            (a.is_ascii_alphabetic() && b.is_ascii_digit()) || (a.is_ascii_digit() && b.is_ascii_alphabetic());
+        let camel_case = a.is_ascii_lowercase() && b.is_ascii_uppercase();
+        if !(letter_beside_digit || camel_case) {
+            return false;
+        }
+    } else if bytes.get(before_end) != Some(&b'_') {
+        return false;
+    }
     let (Some(head), Some(tail), Some(between)) =
         (original.get(..before_end), original.get(start..), original.get(before_end..start))
     else {
@@ -636,40 +667,55 @@ fn compound_boundary(original: &str, before_end: usize, start: usize) -> bool {
 /// join the run before them.
 fn split_words_and_gaps(text: &str, segments: &mut Vec<Segment>) {
     segments.clear();
+    let bytes = text.as_bytes();
+    // The segment being built. It stays out of `segments` until the next one starts, so the
+    // per-character updates stay in registers instead of going through the vector.
+    let mut current: Option<Segment> = None;
     let mut i = 0;
-    while let Some(raw) = char_at(text, i) {
-        let (start, end) = (i, i + raw.len_utf8());
+    while let Some(&b) = bytes.get(i) {
+        let start = i;
+        // An ASCII byte is its own character and never combining: no decoding, no table lookup.
+        let (raw, combining) = if b.is_ascii() {
+            (char::from(b), false)
+        } else {
+            let Some(raw) = char_at(text, i) else { break };
+            (raw, continues_cluster(raw))
+        };
+        let end = i + raw.len_utf8();
         i = end;
-        let combining = !raw.is_ascii() && continues_cluster(raw);
-        if combining && let Some(last) = segments.last_mut() {
+        if combining && let Some(last) = current.as_mut() {
             last.end = end;
             last.last = raw;
             continue;
         }
         let c = strict_char(text, start, raw);
         let word = is_word_char(c);
-        match segments.last_mut() {
+        match current.as_mut() {
             Some(last) if last.word == word => {
                 last.end = end;
                 last.space |= c == ' ';
                 last.letters = last.letters.saturating_add(u32::from(!collapses(last.last, c)));
                 last.last = c;
             }
-            _ => segments.push(Segment {
-                start,
-                end,
-                word,
-                space: c == ' ',
-                remove: false,
-                letters: u32::from(!combining),
-                first: c,
-                last: c,
-                apostrophe: false,
-                out_start: 0,
-                out_end: 0,
-            }),
+            _ => {
+                let next = Segment {
+                    start,
+                    end,
+                    word,
+                    space: c == ' ',
+                    remove: false,
+                    letters: u32::from(!combining),
+                    first: c,
+                    last: c,
+                    apostrophe: false,
+                    out_start: 0,
+                    out_end: 0,
+                };
+                segments.extend(current.replace(next));
+            }
         }
     }
+    segments.extend(current);
 }
 
 /// A character of the `standard` text as strict reads it: leetspeak and emoji letters undone,
@@ -825,6 +871,25 @@ impl StrictOutput<'_> {
         // After an emoji letter, its combining marks go (as `standard` drops a letter's marks).
         let mut after_emoji_letter = false;
         while at < segment.end {
+            let Some(&b) = text.as_bytes().get(at) else { break };
+            if b.is_ascii() {
+                // The common case, written out for ASCII: leetspeak maps it to ASCII, nothing
+                // combines with it, and a repeat extends the previous byte's origin.
+                let c = char::from(if segment.word { leet_ascii(b) } else { b });
+                after_emoji_letter = false;
+                let from = origin.get(at).copied();
+                if *prev == c && c.is_ascii_alphabetic() {
+                    if let (Some(last), Some(from)) = (self.origin.last_mut(), from) {
+                        last.1 = last.1.max(from.1);
+                    }
+                } else {
+                    self.text.push(c);
+                    self.origin.extend(from);
+                    *prev = c;
+                }
+                at += 1;
+                continue;
+            }
             let Some(raw) = char_at(text, at) else { break };
             let len = raw.len_utf8();
             // Only a word maps leetspeak and emoji letters (a gap's `@` and `$` stay symbols).
@@ -1035,29 +1100,84 @@ struct Cues {
 }
 
 impl Cues {
+    /// One pass over the bytes, without a branch per byte: every byte of a message takes a
+    /// different path through a `match`, and the mispredictions cost more than the tests (this
+    /// loop was a fifth of strict on 100 bytes of ASCII). Bytes of non-ASCII characters are in
+    /// no class.
     fn of(original: &str) -> Cues {
-        let mut cues = Cues::default();
+        let (mut compound, mut symbols) = (false, false);
         let mut prev = 0u8;
         for &b in original.as_bytes() {
-            match b {
-                b'@' | b'$' => {
-                    cues.symbols = true;
-                    cues.compound |= b == b'@';
-                }
-                b'#' | b'_' => cues.compound = true,
-                // A symbol standing for a letter at a word's edge (`(unt`, `slu+`).
-                b'(' | b'^' | b'|' | b'+' if prev.is_ascii_alphabetic() || prev == b'!' => cues.symbols = true,
-                _ if matches!(prev, b'(' | b'^' | b'|' | b'+') && b.is_ascii_alphabetic() => cues.symbols = true,
-                _ => {
-                    cues.compound |= (prev.is_ascii_lowercase() && b.is_ascii_uppercase())
-                        || (prev.is_ascii_alphabetic() && b.is_ascii_digit())
-                        || (prev.is_ascii_digit() && b.is_ascii_alphabetic());
-                }
-            }
+            let (class, before) = (byte_class(b), byte_class(prev));
+            let has = |class: u8, bits: u8| class & bits != 0;
+            // `@` and `$` may mask a letter; `( ^ | +` beside a letter (or after `!`, as in
+            // `sh!+`) may stand for one at a word's edge (`(unt`, `slu+`).
+            symbols |= has(class, SIGIL_MASK)
+                | (has(class, EDGE_SYMBOL) & has(before, LETTER | BANG))
+                | (has(before, EDGE_SYMBOL) & has(class, LETTER));
+            // A hashtag, handle or underscore; lower then upper case; a letter beside a digit.
+            compound |= has(class, COMPOUND_MARK)
+                | (has(before, LOWER) & has(class, UPPER))
+                | (has(before, LETTER) & has(class, DIGIT))
+                | (has(before, DIGIT) & has(class, LETTER));
             prev = b;
         }
-        cues
+        Cues { compound, symbols }
     }
+}
+
+// Byte classes for `Cues::of`.
+const LETTER: u8 = 1;
+const LOWER: u8 = 1 << 1;
+const UPPER: u8 = 1 << 2;
+const DIGIT: u8 = 1 << 3;
+/// `( ^ | +`: may stand for a letter at a word's edge.
+const EDGE_SYMBOL: u8 = 1 << 4;
+const BANG: u8 = 1 << 5;
+/// `@ $`: may mask a letter inside a word.
+const SIGIL_MASK: u8 = 1 << 6;
+/// `# _ @`: a hashtag, an underscore, a handle.
+const COMPOUND_MARK: u8 = 1 << 7;
+
+/// The classes of every byte, computed at compile time.
+#[allow(clippy::indexing_slicing)] // `b < 128`, within the 256 entries.
+static BYTE_CLASSES: [u8; 256] = {
+    let mut classes = [0u8; 256];
+    let mut b = 0u8;
+    while b < 128 {
+        let mut class = 0;
+        if b.is_ascii_alphabetic() {
+            class |= LETTER;
+        }
+        if b.is_ascii_lowercase() {
+            class |= LOWER;
+        }
+        if b.is_ascii_uppercase() {
+            class |= UPPER;
+        }
+        if b.is_ascii_digit() {
+            class |= DIGIT;
+        }
+        if matches!(b, b'(' | b'^' | b'|' | b'+') {
+            class |= EDGE_SYMBOL;
+        }
+        if b == b'!' {
+            class |= BANG;
+        }
+        if matches!(b, b'@' | b'$') {
+            class |= SIGIL_MASK;
+        }
+        if matches!(b, b'#' | b'_' | b'@') {
+            class |= COMPOUND_MARK;
+        }
+        classes[b as usize] = class;
+        b += 1;
+    }
+    classes
+};
+
+fn byte_class(b: u8) -> u8 {
+    BYTE_CLASSES.get(usize::from(b)).copied().unwrap_or(0)
 }
 
 /// Appends normalized text and its origins, collapsing whitespace runs to one space.
@@ -1370,6 +1490,21 @@ fn leet(c: char) -> char {
     }
 }
 
+/// `leet` of an ASCII byte (the same mapping, without going through `char`).
+fn leet_ascii(b: u8) -> u8 {
+    match b {
+        b'0' => b'o',
+        b'1' => b'i',
+        b'3' => b'e',
+        b'4' => b'a',
+        b'5' => b's',
+        b'7' => b't',
+        b'@' => b'a',
+        b'$' => b's',
+        _ => b,
+    }
+}
+
 /// `strict`: `c` repeats the letter `prev` and is dropped.
 fn collapses(prev: char, c: char) -> bool {
     prev == c && c.is_alphabetic() && !continues_cluster(c)
@@ -1678,6 +1813,48 @@ mod tests {
     }
 
     /// The shortcuts agree with the full definitions on every character.
+    /// `Cues::of` as first written, one `match` per byte: what the branch-free loop must equal.
+    fn cues_by_match(original: &str) -> (bool, bool) {
+        let mut cues = Cues::default();
+        let mut prev = 0u8;
+        for &b in original.as_bytes() {
+            match b {
+                b'@' | b'$' => {
+                    cues.symbols = true;
+                    cues.compound |= b == b'@';
+                }
+                b'#' | b'_' => cues.compound = true,
+                b'(' | b'^' | b'|' | b'+' if prev.is_ascii_alphabetic() || prev == b'!' => cues.symbols = true,
+                _ if matches!(prev, b'(' | b'^' | b'|' | b'+') && b.is_ascii_alphabetic() => cues.symbols = true,
+                _ => {
+                    cues.compound |= (prev.is_ascii_lowercase() && b.is_ascii_uppercase())
+                        || (prev.is_ascii_alphabetic() && b.is_ascii_digit())
+                        || (prev.is_ascii_digit() && b.is_ascii_alphabetic());
+                }
+            }
+            prev = b;
+        }
+        (cues.compound, cues.symbols)
+    }
+
+    #[test]
+    fn cues_of_every_byte_pair() {
+        for a in 0..=127u8 {
+            for b in 0..=127u8 {
+                let text = String::from_utf8(vec![a, b]).unwrap();
+                let cues = Cues::of(&text);
+                assert_eq!((cues.compound, cues.symbols), cues_by_match(&text), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn leet_ascii_is_leet() {
+        for b in 0..=127u8 {
+            assert_eq!(char::from(leet_ascii(b)), leet(char::from(b)), "byte {b}");
+        }
+    }
+
     #[test]
     fn shortcuts_are_exact() {
         let mut wrong = Vec::new();
@@ -1793,6 +1970,13 @@ mod tests {
             let mut lazy = Normalized::new();
             lazy.normalize_text_into(level, original);
             prop_assert_eq!(lazy.text(), text, "{:?} text without origins", level);
+            // What the matcher reads before any origin map: the same as with one.
+            prop_assert_eq!(&lazy.soft, &n.soft, "{:?} soft boundaries without origins", level);
+            prop_assert_eq!(&lazy.removed, &n.removed, "{:?} removed without origins", level);
+            prop_assert_eq!(&lazy.apostrophes, &n.apostrophes, "{:?} apostrophes without origins", level);
+            prop_assert_eq!(&lazy.masked, &n.masked, "{:?} masked words without origins", level);
+            prop_assert_eq!(&lazy.parts, &n.parts, "{:?} compound boundaries without origins", level);
+            prop_assert_eq!(&lazy.compounds, &n.compounds, "{:?} compounds without origins", level);
             lazy.add_origins(level, original);
             for (k, &a) in bounds.iter().enumerate() {
                 for &b in &bounds[k + 1..] {
@@ -1862,6 +2046,12 @@ mod tests {
         }
 
         /// Few distinct characters, so separators, single letters and repeats meet often.
+        #[test]
+        fn cues_equal_the_match(original in "[aZ1_#@$(^|+!. é]{0,12}") {
+            let cues = Cues::of(&original);
+            prop_assert_eq!((cues.compound, cues.symbols), cues_by_match(&original));
+        }
+
         #[test]
         fn small_alphabet(original in "[aAb1$é .\\-\u{0301}\u{200B}ㅏ]{0,14}") {
             check(&original)?;
