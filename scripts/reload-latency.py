@@ -24,6 +24,9 @@ latency (default)
       regex   as append, but each change adds a regex instead: the regexes are never all as
               they were, so every reload builds a new prefilter, whose caches start cold (with
               append and switch the reload keeps the serving one, docs/service.md).
+      same    as append, but each change writes the file's bytes back unchanged (a save without
+              an edit): every reload compiles the 50k pack and swaps nothing, which separates
+              what the compile costs the requests from what a swap does.
 
 --reloads N
     resident memory (VmRSS) of the service after the first load, and after N reloads, each
@@ -32,7 +35,7 @@ latency (default)
 Usage:
   scripts/reload-latency.py [--rules bundled|500|5k|50k|DIR] [--repeats 10]
   scripts/reload-latency.py --rules 50k --reloads 100
-  scripts/reload-latency.py --under-load [--scenario switch|append|regex|both|all] [--duration 20]
+  scripts/reload-latency.py --under-load [--scenario switch|append|regex|same|both|all] [--duration 20]
 Needs target/release/inflight (built unless --no-build; --binary names another, such as a copy of
 main's to compare), the corpus in target/corpus (written by `cargo run --release --example
 gen_corpus -- target/corpus` when missing; both under $CARGO_TARGET_DIR when set) and, for
@@ -389,6 +392,9 @@ def under_load(args, scenario):
                                 copy_files(fifty_k if i % 2 == 0 else five_k, rules)
                             elif scenario == "regex":
                                 add_regex(rules / "re-links.toml", probe_word(i))
+                            elif scenario == "same":
+                                path = rules / "kw-spam.toml"
+                                path.write_text(path.read_text())
                             else:
                                 add_keyword(rules / "kw-spam.toml", probe_word(i))
                             i += 1
@@ -437,7 +443,7 @@ def main():
     parser.add_argument("--under-load", action="store_true")
     parser.add_argument("--reloads", type=int, default=0,
                         help="instead: resident memory after the first load and after this many reloads")
-    parser.add_argument("--scenario", choices=["switch", "append", "regex", "both", "all"], default="both")
+    parser.add_argument("--scenario", choices=["switch", "append", "regex", "same", "both", "all"], default="both")
     parser.add_argument("--duration", type=int, default=20, help="seconds of each wrk run")
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between two changes under load")
     parser.add_argument("--rounds", type=int, default=2)
@@ -458,7 +464,7 @@ def main():
     if args.under_load:
         if shutil.which("wrk") is None:
             sys.exit("wrk is missing: apt-get install -y wrk (scripts/http-bench.sh does it)")
-        both = {"both": ["switch", "append"], "all": ["switch", "append", "regex"]}
+        both = {"both": ["switch", "append"], "all": ["switch", "append", "regex", "same"]}
         for scenario in both.get(args.scenario, [args.scenario]):
             under_load(args, scenario)
     elif args.reloads:
