@@ -820,7 +820,8 @@ mod tests {
 id = "links.shortener"
 regex = ['bit\.ly/\w+', '(?i)free\s+money']
 "#;
-        let old = serving(&[("links.toml", links), ("words.toml", "[[rule]]\nid = \"w.one\"\nkeywords = [\"apple\"]\n")]);
+        let old =
+            serving(&[("links.toml", links), ("words.toml", "[[rule]]\nid = \"w.one\"\nkeywords = [\"apple\"]\n")]);
         old.compile_regexes();
         let old_level = old.levels.first().expect("one level");
         // A keyword added, in a rule before the regex rule: rule numbers shift, regexes do not.
