@@ -800,7 +800,7 @@ mod tests {
     use super::*;
     use crate::rules::normalize::normalize;
 
-    /// A rule set from `files`, compiled as a reload does, its regexes built.
+    /// A rule set from `files`, compiled as a reload does (its regexes not built yet).
     fn serving(files: &[(&str, &str)]) -> crate::rules::Ruleset {
         let dir = tempfile::tempdir().expect("temp dir");
         for (name, text) in files {
