@@ -1077,13 +1077,13 @@ fn is_mask_symbol(c: char) -> bool {
 
 /// A symbol written for one particular letter, kept as itself in a masked word's shape: `|` for
 /// `i` or `l`, `(` for `c`, `^` for `a` (`d|(k`, `ret^rd`; `variants::masked_fits`).
-fn is_letter_symbol(c: char) -> bool {
+const fn is_letter_symbol(c: char) -> bool {
     matches!(c, '|' | '(' | '^')
 }
 
 /// A symbol that may stand for a letter at a word's edge (`(unt`, `^sshole`, `slu+`, `ki||`):
 /// the letter symbols and `+` for `t`. Inside a word `+` hides any letter, like `*`.
-fn is_edge_letter_symbol(c: char) -> bool {
+pub(crate) const fn is_edge_letter_symbol(c: char) -> bool {
     is_letter_symbol(c) || c == '+'
 }
 
@@ -1131,7 +1131,7 @@ const LETTER: u8 = 1;
 const LOWER: u8 = 1 << 1;
 const UPPER: u8 = 1 << 2;
 const DIGIT: u8 = 1 << 3;
-/// `( ^ | +`: may stand for a letter at a word's edge.
+/// `( ^ | +` (`is_edge_letter_symbol`): may stand for a letter at a word's edge.
 const EDGE_SYMBOL: u8 = 1 << 4;
 const BANG: u8 = 1 << 5;
 /// `@ $`: may mask a letter inside a word.
@@ -1158,7 +1158,7 @@ static BYTE_CLASSES: [u8; 256] = {
         if b.is_ascii_digit() {
             class |= DIGIT;
         }
-        if matches!(b, b'(' | b'^' | b'|' | b'+') {
+        if is_edge_letter_symbol(b as char) {
             class |= EDGE_SYMBOL;
         }
         if b == b'!' {

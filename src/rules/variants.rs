@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::compounds::is_segment_word;
-use super::normalize::{Level, MaskedWord, Normalized, is_word_char, leet_char, normalize_keyword};
+use super::normalize::{
+    Level, MaskedWord, Normalized, is_edge_letter_symbol, is_word_char, leet_char, normalize_keyword,
+};
 
 /// One extra pattern of a `strict` keyword.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,7 +343,7 @@ pub fn masked_fits(shape: &str, letters: &[char]) -> bool {
 /// words), so the word stands for no keyword.
 pub fn punctuation_beside_a_word(normalized: &Normalized, word: &MaskedWord) -> bool {
     let Some(text) = normalized.text().get(word.start..word.end) else { return false };
-    let letters = text.trim_matches(['(', '^', '|', '+', '!']);
+    let letters = text.trim_matches(|c| is_edge_letter_symbol(c) || c == '!');
     letters.len() != text.len()
         && letters.len() >= 3
         && !normalized.removed_inside(word.start, word.end)
