@@ -85,6 +85,11 @@ impl RegexPattern {
         };
         self.compiled.get_or_init(build).as_deref()
     }
+
+    /// Whether it was built already (or found not to build).
+    pub fn is_built(&self) -> bool {
+        self.compiled.get().is_some()
+    }
 }
 
 /// The compiled size limit of each regex (the `regex` crate's default is 10 MiB).
@@ -853,6 +858,11 @@ regex = ['bit\.ly/\w+', '(?i)free\s+money']
         let old_first = old_level.regexes.first().and_then(|r| r.compiled.get()).and_then(Option::as_ref);
         assert!(built(0).zip(old_first).is_some_and(|(a, b)| Arc::ptr_eq(a, b)), "bit.ly kept");
         assert!(built(1).is_none(), "tinyurl is new: built later (compile_regexes), not taken");
+        regex_edited.compile_regexes();
+        let level = regex_edited.levels.first().expect("one level");
+        assert!(level.regexes.iter().all(RegexPattern::is_built), "compile_regexes builds the new one");
+        let kept = level.regexes.first().and_then(|r| r.compiled.get()).and_then(Option::as_ref);
+        assert!(kept.zip(old_first).is_some_and(|(a, b)| Arc::ptr_eq(a, b)), "and leaves the kept one as it was");
         assert_eq!(rule_hits(&regex_edited, "tinyurl.com/a or FREE money"), ["links.shortener"]);
         assert!(rule_hits(&regex_edited, "free money").is_empty());
     }

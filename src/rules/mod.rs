@@ -124,7 +124,9 @@ impl Ruleset {
     /// allocate from its jemalloc arena, so the built regexes sit with the rest of the rule set
     /// and go back to the system with it.
     pub fn compile_regexes(&self) {
-        let regexes: Vec<&matcher::RegexPattern> = self.levels.iter().flat_map(|level| &level.regexes).collect();
+        // Those a reload took over already built (`keep_unchanged_regexes`) need no thread.
+        let regexes: Vec<&matcher::RegexPattern> =
+            self.levels.iter().flat_map(|level| &level.regexes).filter(|regex| !regex.is_built()).collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let build_rest = || {
             while let Some(regex) = regexes.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
