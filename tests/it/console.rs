@@ -218,16 +218,18 @@ async fn screenshot(client: &Client, name: &str, height: u32) {
     client.set_window_size(1366, 1000).await.expect("resize");
 }
 
+/// The text of the element `id`, once it exists. The overview re-renders every 5 s: an element
+/// found just before that is stale when its text is asked for, so it is looked up again.
 async fn text_of(client: &Client, id: &str) -> String {
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id(id))
-        .await
-        .expect(id)
-        .text()
-        .await
-        .expect("text")
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let element = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id(id)).await.expect(id);
+        match element.text().await {
+            Ok(text) => return text,
+            Err(e) => assert!(Instant::now() < deadline, "#{id}: no text within 10 s: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits until the element `id` reads `want` (the overview updates itself every 5 s).
